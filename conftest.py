@@ -1,0 +1,45 @@
+"""Test set-up shared by every app.
+
+The suite runs on whatever DATABASE_URL / REDIS_URL say: SQLite and the embedded
+Redis by default, PostgreSQL and a real Redis in CI. With no REDIS_URL, the
+embedded Redis server is started for the session (and stopped after).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _redis_server() -> Iterator[None]:
+    from portal import embedded_redis
+
+    process = embedded_redis.ensure_running_for_settings()
+    yield
+    embedded_redis.stop(process)
+
+
+@pytest.fixture(autouse=True)
+def _clean_cache(_redis_server: None) -> Iterator[None]:
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+
+
+@pytest.fixture
+def cast(db: Any) -> Any:
+    """The fixed cast of users for permission tests."""
+    from portal.tests.factories import Cast
+
+    return Cast.create()
+
+
+@pytest.fixture
+def api(cast: Any) -> Any:
+    from portal.tests.factories import ApiClientFactory
+
+    return ApiClientFactory(cast)

@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from django.db.models import Q, QuerySet
+from django_filters import rest_framework as filters
+
+from incidents.models import Incident, IncidentStatus, MaintenanceStatus, MaintenanceWindow, Visibility
+
+
+class IncidentFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=IncidentStatus.choices)
+    severity = filters.CharFilter(method="filter_severity", help_text="Severity id or name; comma-separated for several.")
+    service = filters.CharFilter(method="filter_service", help_text="Service slug.")
+    open = filters.BooleanFilter(method="filter_open", help_text="true: not resolved; false: resolved.")
+    visibility = filters.ChoiceFilter(choices=Visibility.choices)
+    tag = filters.CharFilter(field_name="tags__name")
+    q = filters.CharFilter(method="filter_q", help_text="Text search in the title, summary and reference.")
+    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+
+    class Meta:
+        model = Incident
+        fields: list[str] = []
+
+    def filter_severity(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        ids: list[int] = []
+        names: list[str] = []
+        for part in value.split(",")[:10]:
+            part = part.strip()[:32]
+            if part.isdigit() and len(part) < 10:
+                ids.append(int(part))
+            elif part:
+                names.append(part)
+        cond = Q(severity_id__in=ids)
+        for item in names:
+            cond |= Q(severity__name__iexact=item)
+        return qs.filter(cond)
+
+    def filter_service(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        return qs.filter(impacts__service__slug=value[:50])
+
+    def filter_open(self, qs: QuerySet[Incident], name: str, value: bool | None) -> QuerySet[Incident]:
+        if value is None:
+            return qs
+        return qs.exclude(status=IncidentStatus.RESOLVED) if value else qs.filter(status=IncidentStatus.RESOLVED)
+
+    def filter_q(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        text = value.strip()[:200]
+        if not text:
+            return qs
+        cond = Q(title__icontains=text) | Q(summary__icontains=text)
+        ref = Incident.id_from_reference(text)
+        if ref is not None:
+            cond |= Q(pk=ref)
+        return qs.filter(cond)
+
+
+class MaintenanceFilter(filters.FilterSet):
+    status = filters.MultipleChoiceFilter(choices=MaintenanceStatus.choices)
+    upcoming = filters.BooleanFilter(method="filter_upcoming")
+
+    class Meta:
+        model = MaintenanceWindow
+        fields: list[str] = []
+
+    def filter_upcoming(self, qs: QuerySet[MaintenanceWindow], name: str, value: bool | None) -> QuerySet[MaintenanceWindow]:
+        if value is None:
+            return qs
+        return qs.exclude(status=MaintenanceStatus.COMPLETED) if value else qs.filter(status=MaintenanceStatus.COMPLETED)

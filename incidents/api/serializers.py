@@ -1,0 +1,477 @@
+"""Input and output serializers of the incidents API, kept apart.
+
+Output serializers read what the selectors prefetch; input serializers only
+validate shapes and resolve references, the services do the work.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from incidents.models import (
+    ActionItem,
+    ActionItemPriority,
+    ActionItemStatus,
+    Impact,
+    Incident,
+    IncidentRole,
+    IncidentStatus,
+    MaintenanceStatus,
+    MaintenanceWindow,
+    MessageTemplate,
+    Postmortem,
+    PostmortemSection,
+    PostmortemStatus,
+    PublicUpdate,
+    Service,
+    ServiceGroup,
+    ServiceLink,
+    Severity,
+    TimelineEvent,
+    Visibility,
+)
+from portal.models import Team
+
+User = get_user_model()
+
+INCIDENT_IMPACTS = [c for c in Impact.choices if c[0] != Impact.OPERATIONAL]
+
+
+# --- reference fields ----------------------------------------------------------------
+class SeverityRefField(serializers.RelatedField):
+    """A severity by id or by name ("SEV1", "P0")."""
+
+    default_error_messages = {"does_not_exist": "No severity {value!r}.", "invalid": "Give a severity id or name."}
+
+    def get_queryset(self) -> Any:
+        return Severity.objects.all()
+
+    def to_internal_value(self, data: Any) -> Severity:
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("invalid")
+        text = str(data).strip()[:64]
+        qs = self.get_queryset()
+        found = qs.filter(pk=int(text)).first() if text.isdigit() and len(text) < 10 else qs.filter(name__iexact=text).first()
+        if found is None:
+            self.fail("does_not_exist", value=text)
+        return found
+
+    def to_representation(self, value: Severity) -> str:
+        return value.name
+
+
+@extend_schema_field(OpenApiTypes.STR)
+class ServiceRefField(serializers.SlugRelatedField):
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", Service.objects.all())
+        super().__init__(slug_field="slug", **kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class UserRefField(serializers.PrimaryKeyRelatedField):
+    """A user by id or username."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        kwargs.setdefault("queryset", User.objects.filter(is_active=True))
+        super().__init__(**kwargs)
+
+    def to_internal_value(self, data: Any) -> Any:
+        if isinstance(data, str) and not data.isdigit():
+            user = self.get_queryset().filter(username=data[:150]).first()
+            if user is None:
+                self.fail("does_not_exist", pk_value=data)
+            return user
+        if isinstance(data, bool) or not isinstance(data, (int, str)):
+            self.fail("incorrect_type", data_type=type(data).__name__)
+        if int(data) > 2**62:
+            self.fail("does_not_exist", pk_value=data)
+        return super().to_internal_value(data)
+
+
+# --- people ------------------------------------------------------------------------------
+class UserBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    username = serializers.CharField()
+    name = serializers.SerializerMethodField()
+
+    def get_name(self, user: Any) -> str:
+        return user.get_full_name() or user.username
+
+
+# --- catalogue ---------------------------------------------------------------------------
+class SeveritySerializer(serializers.ModelSerializer):
+    response_target_seconds = serializers.IntegerField(min_value=60, max_value=60 * 60 * 24 * 90, source="response_target_s")
+
+    class Meta:
+        model = Severity
+        fields = ["id", "name", "rank", "colour", "description", "response_target_seconds", "pages"]
+
+    def validate_colour(self, value: str) -> str:
+        import re
+
+        if not re.fullmatch(r"#[0-9a-fA-F]{6}", value):
+            raise serializers.ValidationError("Use a hex colour such as #d92d20.")
+        return value
+
+    def to_representation(self, instance: Severity) -> dict[str, Any]:
+        instance.response_target_s = int(instance.response_target.total_seconds())  # type: ignore[attr-defined]
+        return super().to_representation(instance)
+
+    def _apply(self, validated: dict[str, Any]) -> dict[str, Any]:
+        from datetime import timedelta
+
+        if "response_target_s" in validated:
+            validated["response_target"] = timedelta(seconds=validated.pop("response_target_s"))
+        return validated
+
+    def create(self, validated_data: dict[str, Any]) -> Severity:
+        return super().create(self._apply(validated_data))
+
+    def update(self, instance: Severity, validated_data: dict[str, Any]) -> Severity:
+        return super().update(instance, self._apply(validated_data))
+
+
+class ServiceGroupSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceGroup
+        fields = ["id", "slug", "name", "description", "display_order"]
+
+
+class ServiceLinkSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ServiceLink
+        fields = ["kind", "label", "url"]
+
+
+class ServiceSerializer(serializers.ModelSerializer):
+    group = serializers.SlugRelatedField(slug_field="slug", queryset=ServiceGroup.objects.all(), allow_null=True, required=False)
+    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
+    depends_on = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), many=True, required=False)
+    links = ServiceLinkSerializer(many=True, required=False)
+    status = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Service
+        fields = ["id", "slug", "name", "description", "group", "team", "visibility", "display_order", "depends_on", "links", "status"]
+
+    @extend_schema_field(serializers.ChoiceField(choices=Impact.choices))
+    def get_status(self, service: Service) -> str:
+        statuses: dict[int, str] = self.context.get("statuses", {})
+        return statuses.get(service.pk, Impact.OPERATIONAL)
+
+    def validate_depends_on(self, value: list[Service]) -> list[Service]:
+        if self.instance is not None and any(s.pk == self.instance.pk for s in value):
+            raise serializers.ValidationError("A service cannot depend on itself.")
+        return value
+
+    def _save_relations(self, service: Service, links: list[dict[str, Any]] | None, depends: list[Service] | None) -> None:
+        if links is not None:
+            service.links.all().delete()
+            ServiceLink.objects.bulk_create([ServiceLink(service=service, **link) for link in links])
+        if depends is not None:
+            service.depends_on.set(depends)
+
+    def create(self, validated_data: dict[str, Any]) -> Service:
+        links = validated_data.pop("links", None)
+        depends = validated_data.pop("depends_on", None)
+        service = Service.objects.create(**validated_data)
+        self._save_relations(service, links, depends)
+        return service
+
+    def update(self, instance: Service, validated_data: dict[str, Any]) -> Service:
+        links = validated_data.pop("links", None)
+        depends = validated_data.pop("depends_on", None)
+        for key, value in validated_data.items():
+            setattr(instance, key, value)
+        instance.save()
+        self._save_relations(instance, links, depends)
+        return instance
+
+
+class MessageTemplateSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = MessageTemplate
+        fields = ["id", "kind", "name", "status", "body", "updated_at"]
+
+
+# --- incidents: output -------------------------------------------------------------------
+class SeverityBriefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+    rank = serializers.IntegerField()
+    colour = serializers.CharField()
+
+
+class ImpactSerializer(serializers.Serializer):
+    service = serializers.CharField(source="service.slug")
+    name = serializers.CharField(source="service.name")
+    impact = serializers.ChoiceField(choices=INCIDENT_IMPACTS)
+
+
+class RoleSerializer(serializers.Serializer):
+    role = serializers.ChoiceField(choices=IncidentRole.choices)
+    user = UserBriefSerializer()
+    started_at = serializers.DateTimeField()
+
+
+class IncidentListSerializer(serializers.ModelSerializer):
+    reference = serializers.CharField(read_only=True)
+    severity = SeverityBriefSerializer()
+    impacts = ImpactSerializer(many=True)
+    commander = serializers.SerializerMethodField()
+    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+
+    class Meta:
+        model = Incident
+        fields = [
+            "id", "reference", "title", "status", "severity", "visibility", "started_at", "acknowledged_at",
+            "resolved_at", "impacts", "commander", "tags",
+        ]  # fmt: skip
+
+    @extend_schema_field(UserBriefSerializer(allow_null=True))
+    def get_commander(self, incident: Incident) -> dict[str, Any] | None:
+        for assignment in getattr(incident, "current_roles", []):
+            if assignment.role == IncidentRole.COMMANDER:
+                return UserBriefSerializer(assignment.user).data
+        return None
+
+
+class IncidentDetailSerializer(IncidentListSerializer):
+    roles = serializers.SerializerMethodField()
+    response_due_at = serializers.DateTimeField(read_only=True)
+    response_target_breached = serializers.SerializerMethodField()
+    time_to_acknowledge_seconds = serializers.SerializerMethodField()
+    time_to_resolve_seconds = serializers.SerializerMethodField()
+    allowed_transitions = serializers.SerializerMethodField()
+
+    class Meta(IncidentListSerializer.Meta):
+        fields = IncidentListSerializer.Meta.fields + [
+            "summary", "identified_at", "mitigated_at", "roles", "response_due_at", "response_target_breached",
+            "time_to_acknowledge_seconds", "time_to_resolve_seconds", "allowed_transitions", "created_at", "updated_at",
+        ]  # fmt: skip
+
+    @extend_schema_field(RoleSerializer(many=True))
+    def get_roles(self, incident: Incident) -> list[dict[str, Any]]:
+        return RoleSerializer(getattr(incident, "current_roles", []), many=True).data
+
+    def get_response_target_breached(self, incident: Incident) -> bool:
+        from django.utils import timezone
+
+        reached = incident.acknowledged_at or timezone.now()
+        return reached > incident.response_due_at
+
+    def get_time_to_acknowledge_seconds(self, incident: Incident) -> int | None:
+        delta = incident.time_to_acknowledge
+        return int(delta.total_seconds()) if delta is not None else None
+
+    def get_time_to_resolve_seconds(self, incident: Incident) -> int | None:
+        delta = incident.time_to_resolve
+        return int(delta.total_seconds()) if delta is not None else None
+
+    @extend_schema_field(serializers.ListField(child=serializers.ChoiceField(choices=IncidentStatus.choices)))
+    def get_allowed_transitions(self, incident: Incident) -> list[str]:
+        from incidents.services import ALLOWED_TRANSITIONS
+
+        return list(ALLOWED_TRANSITIONS[incident.status])
+
+
+class TimelineEventSerializer(serializers.ModelSerializer):
+    author = UserBriefSerializer(allow_null=True)
+
+    class Meta:
+        model = TimelineEvent
+        fields = ["id", "kind", "author", "occurred_at", "created_at", "pinned", "body", "details"]
+
+
+class PublicUpdateComponentSerializer(serializers.Serializer):
+    service = serializers.CharField(source="service.slug")
+    name = serializers.CharField(source="service.name")
+    old_status = serializers.ChoiceField(choices=Impact.choices)
+    new_status = serializers.ChoiceField(choices=Impact.choices)
+
+
+class PublicUpdateSerializer(serializers.ModelSerializer):
+    components = PublicUpdateComponentSerializer(many=True)
+    author = UserBriefSerializer(allow_null=True)
+
+    class Meta:
+        model = PublicUpdate
+        fields = ["id", "status", "body", "body_html", "display_at", "created_at", "author", "components"]
+
+
+# --- incidents: input ----------------------------------------------------------------------
+class ImpactInput(serializers.Serializer):
+    service = ServiceRefField()
+    impact = serializers.ChoiceField(choices=INCIDENT_IMPACTS, allow_null=True)
+
+
+class IncidentDeclareInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    severity = SeverityRefField()
+    summary = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.INTERNAL)
+    services = ImpactInput(many=True, required=False, default=list)
+    commander = UserRefField(required=False, allow_null=True, default=None)
+    tags = serializers.ListField(child=serializers.SlugField(max_length=64), required=False, default=list, max_length=50)
+    started_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+    def validate_services(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        slugs = [item["service"].slug for item in value]
+        if len(slugs) != len(set(slugs)):
+            raise serializers.ValidationError("A service is listed twice.")
+        if any(item["impact"] is None for item in value):
+            raise serializers.ValidationError("Give each listed service an impact.")
+        return value
+
+
+class IncidentUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    summary = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    tags = serializers.ListField(child=serializers.SlugField(max_length=64), required=False, max_length=50)
+
+
+class StatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=IncidentStatus.choices)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+
+
+class SeverityInput(serializers.Serializer):
+    severity = SeverityRefField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+class RoleInput(serializers.Serializer):
+    role = serializers.ChoiceField(choices=IncidentRole.choices)
+    user = UserRefField(allow_null=True)
+
+
+class NoteInput(serializers.Serializer):
+    body = serializers.CharField(max_length=20_000)
+    pinned = serializers.BooleanField(default=False)
+
+
+class VisibilityInput(serializers.Serializer):
+    visibility = serializers.ChoiceField(choices=Visibility.choices)
+
+
+class PinInput(serializers.Serializer):
+    pinned = serializers.BooleanField()
+
+
+class PublicUpdateInput(serializers.Serializer):
+    body = serializers.CharField(max_length=20_000)
+    status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False, allow_null=True, default=None)
+    components = ImpactInput(many=True, required=False, default=list)
+    display_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+
+
+# --- maintenance --------------------------------------------------------------------------
+class MaintenanceWindowSerializer(serializers.ModelSerializer):
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = MaintenanceWindow
+        fields = [
+            "id", "title", "description", "services", "scheduled_start", "scheduled_end", "status", "visibility",
+            "started_at", "completed_at", "created_at", "updated_at",
+        ]  # fmt: skip
+
+
+class MaintenanceInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    services = ServiceRefField(many=True, allow_empty=False)
+    scheduled_start = serializers.DateTimeField()
+    scheduled_end = serializers.DateTimeField()
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
+
+
+class MaintenanceUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    services = ServiceRefField(many=True, allow_empty=False, required=False)
+    scheduled_start = serializers.DateTimeField(required=False)
+    scheduled_end = serializers.DateTimeField(required=False)
+
+
+class MaintenanceStatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=MaintenanceStatus.choices)
+
+
+# --- postmortems ---------------------------------------------------------------------------
+class PostmortemSectionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = PostmortemSection
+        fields = ["key", "title", "prompt", "body", "required", "position", "updated_at"]
+
+
+class ActionItemSerializer(serializers.ModelSerializer):
+    owner = UserBriefSerializer(allow_null=True, read_only=True)
+
+    class Meta:
+        model = ActionItem
+        fields = ["id", "title", "owner", "due_date", "priority", "status", "external_url", "created_at", "updated_at"]
+
+
+class PostmortemSerializer(serializers.ModelSerializer):
+    incident = serializers.CharField(source="incident.reference")
+    incident_title = serializers.CharField(source="incident.title")
+    owner = UserBriefSerializer(allow_null=True)
+    sections = PostmortemSectionSerializer(many=True)
+    action_items = ActionItemSerializer(many=True)
+    duration_seconds = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Postmortem
+        fields = [
+            "id", "incident", "incident_title", "status", "owner", "users_affected", "revenue_impact", "duration_seconds",
+            "sections", "action_items", "created_at", "updated_at", "published_at",
+        ]  # fmt: skip
+
+    def get_duration_seconds(self, postmortem: Postmortem) -> int | None:
+        duration = postmortem.duration
+        return int(duration.total_seconds()) if duration is not None else None
+
+
+class PostmortemStartInput(serializers.Serializer):
+    incident = serializers.CharField(max_length=32)
+
+
+class PostmortemUpdateInput(serializers.Serializer):
+    sections = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=100_000), required=False)
+    users_affected = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
+    revenue_impact = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
+    owner = UserRefField(required=False)
+
+
+class PostmortemStatusInput(serializers.Serializer):
+    status = serializers.ChoiceField(choices=PostmortemStatus.choices)
+
+
+class ActionItemInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200)
+    owner = UserRefField(required=False, allow_null=True, default=None)
+    due_date = serializers.DateField(required=False, allow_null=True, default=None)
+    priority = serializers.ChoiceField(choices=ActionItemPriority.choices, default=ActionItemPriority.MEDIUM)
+    external_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
+
+
+class ActionItemUpdateInput(serializers.Serializer):
+    title = serializers.CharField(max_length=200, required=False)
+    owner = UserRefField(required=False, allow_null=True)
+    due_date = serializers.DateField(required=False, allow_null=True)
+    priority = serializers.ChoiceField(choices=ActionItemPriority.choices, required=False)
+    status = serializers.ChoiceField(choices=ActionItemStatus.choices, required=False)
+    external_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
+

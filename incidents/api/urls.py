@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+from rest_framework.routers import DefaultRouter
+
+from incidents.api import views
+
+router = DefaultRouter(trailing_slash=True)
+router.register("severities", views.SeverityViewSet, basename="severity")
+router.register("service-groups", views.ServiceGroupViewSet, basename="service-group")
+router.register("services", views.ServiceViewSet, basename="service")
+router.register("message-templates", views.MessageTemplateViewSet, basename="message-template")
+router.register("incidents", views.IncidentViewSet, basename="incident")
+router.register("maintenance-windows", views.MaintenanceViewSet, basename="maintenance")
+router.register("postmortems", views.PostmortemViewSet, basename="postmortem")
+router.register("action-items", views.ActionItemViewSet, basename="action-item")
+
+urlpatterns = router.urls

@@ -1,0 +1,311 @@
+"""REST API v1 for the incidents app: thin views that validate, call a service, render."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.http import Http404
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_view
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from incidents import selectors, services
+from incidents.api import serializers as s
+from incidents.api.filters import IncidentFilter, MaintenanceFilter
+from incidents.models import ActionItem, Incident, MessageTemplate, Postmortem, Service, ServiceGroup, Severity, TimelineEvent
+from portal.models import OrgRole
+from portal.pagination import NewestFirstCursorPagination, TimelineCursorPagination
+
+INCIDENT_REF = OpenApiParameter("id", str, OpenApiParameter.PATH, description="Incident reference (INC-42) or id (42).")
+
+
+def _reply(serializer_class: type, instance: Any, *, code: int = status.HTTP_200_OK, context: dict[str, Any] | None = None) -> Response:
+    return Response(serializer_class(instance, context=context or {}).data, status=code)
+
+
+class ConfigViewSet(viewsets.ModelViewSet):
+    """Catalogue configuration: anyone reads, managers write."""
+
+    write_role = OrgRole.MANAGER
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List severities"),
+    retrieve=extend_schema(summary="Get a severity"),
+)
+class SeverityViewSet(ConfigViewSet):
+    queryset = Severity.objects.all()
+    serializer_class = s.SeveritySerializer
+    pagination_class = None
+
+
+class ServiceGroupViewSet(ConfigViewSet):
+    queryset = ServiceGroup.objects.all()
+    serializer_class = s.ServiceGroupSerializer
+    lookup_field = "slug"
+    pagination_class = None
+
+
+class ServiceViewSet(ConfigViewSet):
+    serializer_class = s.ServiceSerializer
+    lookup_field = "slug"
+    filterset_fields = ["visibility", "group__slug"]
+
+    def get_queryset(self) -> QuerySet[Service]:
+        return selectors.service_list_qs()
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["statuses"] = selectors.service_statuses()
+        return context
+
+
+class MessageTemplateViewSet(ConfigViewSet):
+    queryset = MessageTemplate.objects.all()
+    serializer_class = s.MessageTemplateSerializer
+    pagination_class = None
+    filterset_fields = ["kind"]
+
+
+@extend_schema_view(
+    list=extend_schema(summary="List incidents", description="Newest first, cursor-paginated."),
+    retrieve=extend_schema(summary="Get an incident", parameters=[INCIDENT_REF]),
+)
+class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    pagination_class = NewestFirstCursorPagination
+    filterset_class = IncidentFilter
+    lookup_value_regex = r"[^/]+"
+
+    def get_queryset(self) -> QuerySet[Incident]:
+        return selectors.incident_list_qs()
+
+    def get_serializer_class(self) -> type:
+        return s.IncidentListSerializer if self.action == "list" else s.IncidentDetailSerializer
+
+    def get_object(self) -> Incident:
+        pk = Incident.id_from_reference(str(self.kwargs["pk"]))
+        if pk is None:
+            raise Http404
+        incident = selectors.incident_detail_qs().filter(pk=pk).first()
+        if incident is None:
+            raise Http404
+        self.check_object_permissions(self.request, incident)
+        return incident
+
+    def _input(self, serializer_class: type) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _detail(self, incident: Incident, code: int = status.HTTP_200_OK) -> Response:
+        fresh = selectors.incident_detail_qs().get(pk=incident.pk)
+        return _reply(s.IncidentDetailSerializer, fresh, code=code)
+
+    @extend_schema(summary="Declare an incident", request=s.IncidentDeclareInput, responses={201: s.IncidentDetailSerializer})
+    def create(self, request: Request) -> Response:
+        data = self._input(s.IncidentDeclareInput)
+        incident = services.incident_declare(
+            title=data["title"],
+            severity=data["severity"],
+            summary=data["summary"],
+            visibility=data["visibility"],
+            impacts={item["service"]: item["impact"] for item in data["services"]},
+            commander=data["commander"],
+            tags=data["tags"],
+            started_at=data["started_at"],
+            by=request.user,
+        )
+        return self._detail(incident, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Edit title, summary or tags", parameters=[INCIDENT_REF], request=s.IncidentUpdateInput,
+                   responses=s.IncidentDetailSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        incident = self.get_object()
+        data = self._input(s.IncidentUpdateInput)
+        incident = services.incident_update_details(incident=incident, by=request.user, **data)
+        return self._detail(incident)
+
+    @extend_schema(summary="Change status", parameters=[INCIDENT_REF], request=s.StatusInput, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, pk: str) -> Response:
+        data = self._input(s.StatusInput)
+        incident = services.incident_change_status(incident=self.get_object(), by=request.user, **data)
+        return self._detail(incident)
+
+    @extend_schema(summary="Change severity", parameters=[INCIDENT_REF], request=s.SeverityInput, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def severity(self, request: Request, pk: str) -> Response:
+        data = self._input(s.SeverityInput)
+        incident = services.incident_change_severity(incident=self.get_object(), by=request.user, **data)
+        return self._detail(incident)
+
+    @extend_schema(summary="Assign or clear a role", parameters=[INCIDENT_REF], request=s.RoleInput, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def roles(self, request: Request, pk: str) -> Response:
+        data = self._input(s.RoleInput)
+        incident = services.incident_assign_role(incident=self.get_object(), role=data["role"], user=data["user"], by=request.user)
+        return self._detail(incident)
+
+    @extend_schema(summary="Set a service's impact (null removes it)", parameters=[INCIDENT_REF], request=s.ImpactInput,
+                   responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def impacts(self, request: Request, pk: str) -> Response:
+        data = self._input(s.ImpactInput)
+        incident = services.incident_set_impact(incident=self.get_object(), service=data["service"], impact=data["impact"], by=request.user)
+        return self._detail(incident)
+
+    @extend_schema(summary="Make public or internal", parameters=[INCIDENT_REF], request=s.VisibilityInput, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def visibility(self, request: Request, pk: str) -> Response:
+        data = self._input(s.VisibilityInput)
+        incident = services.incident_change_visibility(incident=self.get_object(), visibility=data["visibility"], by=request.user)
+        return self._detail(incident)
+
+    @extend_schema(summary="Acknowledge", parameters=[INCIDENT_REF], request=None, responses=s.IncidentDetailSerializer)
+    @action(detail=True, methods=["post"])
+    def acknowledge(self, request: Request, pk: str) -> Response:
+        incident = services.incident_acknowledge(incident=self.get_object(), by=request.user)
+        return self._detail(incident)
+
+    @extend_schema(summary="Add a note to the timeline", parameters=[INCIDENT_REF], request=s.NoteInput,
+                   responses={201: s.TimelineEventSerializer})
+    @action(detail=True, methods=["post"])
+    def notes(self, request: Request, pk: str) -> Response:
+        data = self._input(s.NoteInput)
+        event = services.incident_add_note(incident=self.get_object(), by=request.user, **data)
+        return _reply(s.TimelineEventSerializer, event, code=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["GET"], summary="List public updates", parameters=[INCIDENT_REF], responses=s.PublicUpdateSerializer(many=True))
+    @extend_schema(methods=["POST"], summary="Post a public update", parameters=[INCIDENT_REF], request=s.PublicUpdateInput,
+                   responses={201: s.PublicUpdateSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def updates(self, request: Request, pk: str) -> Response:
+        incident = self.get_object()
+        if request.method == "GET":
+            qs = incident.public_updates.select_related("author").prefetch_related("components__service")
+            return Response(s.PublicUpdateSerializer(qs, many=True).data)
+        data = self._input(s.PublicUpdateInput)
+        update = services.incident_post_update(
+            incident=incident,
+            body=data["body"],
+            status=data["status"],
+            components={item["service"]: item["impact"] for item in data["components"]},
+            display_at=data["display_at"],
+            by=request.user,
+        )
+        return _reply(s.PublicUpdateSerializer, update, code=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Timeline, newest first (cursor-paginated)", parameters=[INCIDENT_REF],
+                   responses=s.TimelineEventSerializer(many=True))
+    @action(detail=True, methods=["get"], pagination_class=TimelineCursorPagination, filterset_class=None)
+    def timeline(self, request: Request, pk: str) -> Response:
+        pk_int = Incident.id_from_reference(pk)
+        if pk_int is None or not Incident.objects.filter(pk=pk_int).exists():
+            raise Http404
+        page = self.paginate_queryset(selectors.timeline_qs(pk_int))
+        return self.get_paginated_response(s.TimelineEventSerializer(page, many=True).data)
+
+    @extend_schema(summary="Pin or unpin a timeline event", parameters=[INCIDENT_REF, OpenApiParameter("event_id", int, OpenApiParameter.PATH)],
+                   request=s.PinInput, responses=s.TimelineEventSerializer)
+    @action(detail=True, methods=["post"], url_path=r"timeline/(?P<event_id>\d{1,18})/pin")
+    def pin(self, request: Request, pk: str, event_id: str) -> Response:
+        incident = self.get_object()
+        data = self._input(s.PinInput)
+        event = TimelineEvent.objects.filter(pk=int(event_id), incident=incident).first()
+        if event is None:
+            raise Http404
+        event = services.timeline_set_pinned(event=event, pinned=data["pinned"], by=request.user)
+        return _reply(s.TimelineEventSerializer, event)
+
+
+class MaintenanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.MaintenanceWindowSerializer
+    filterset_class = MaintenanceFilter
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return selectors.maintenance_qs()
+
+    def _input(self, serializer_class: type, partial: bool = False) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    @extend_schema(summary="Schedule a maintenance window", request=s.MaintenanceInput, responses={201: s.MaintenanceWindowSerializer})
+    def create(self, request: Request) -> Response:
+        window = services.maintenance_schedule(by=request.user, **self._input(s.MaintenanceInput))
+        return _reply(s.MaintenanceWindowSerializer, window, code=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Edit a maintenance window", request=s.MaintenanceUpdateInput, responses=s.MaintenanceWindowSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        window = self.get_object()
+        window = services.maintenance_update(window=window, by=request.user, **self._input(s.MaintenanceUpdateInput))
+        return _reply(s.MaintenanceWindowSerializer, window)
+
+    @extend_schema(summary="Change a maintenance window's status", request=s.MaintenanceStatusInput, responses=s.MaintenanceWindowSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, pk: str) -> Response:
+        window = services.maintenance_change_status(window=self.get_object(), by=request.user, **self._input(s.MaintenanceStatusInput))
+        return _reply(s.MaintenanceWindowSerializer, window)
+
+
+class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.PostmortemSerializer
+    filterset_fields = ["status"]
+
+    def get_queryset(self) -> QuerySet[Postmortem]:
+        return selectors.postmortem_qs()
+
+    def _input(self, serializer_class: type) -> dict[str, Any]:
+        serializer = serializer_class(data=self.request.data)
+        serializer.is_valid(raise_exception=True)
+        return serializer.validated_data
+
+    def _detail(self, postmortem: Postmortem, code: int = status.HTTP_200_OK) -> Response:
+        return _reply(s.PostmortemSerializer, selectors.postmortem_qs().get(pk=postmortem.pk), code=code)
+
+    @extend_schema(summary="Start the postmortem of an incident", request=s.PostmortemStartInput, responses={201: s.PostmortemSerializer})
+    def create(self, request: Request) -> Response:
+        data = self._input(s.PostmortemStartInput)
+        pk = Incident.id_from_reference(data["incident"])
+        incident = Incident.objects.filter(pk=pk).first() if pk is not None else None
+        if incident is None:
+            from portal.errors import ValidationFailed
+
+            raise ValidationFailed("No such incident.", fields={"incident": [f"No incident {data['incident']!r}."]})
+        postmortem = services.postmortem_start(incident=incident, by=request.user)
+        return self._detail(postmortem, status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Edit sections and impact", request=s.PostmortemUpdateInput, responses=s.PostmortemSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        postmortem = services.postmortem_update(postmortem=self.get_object(), by=request.user, **self._input(s.PostmortemUpdateInput))
+        return self._detail(postmortem)
+
+    @extend_schema(summary="Move to draft, in review or published", request=s.PostmortemStatusInput, responses=s.PostmortemSerializer)
+    @action(detail=True, methods=["post"])
+    def status(self, request: Request, pk: str) -> Response:
+        postmortem = services.postmortem_change_status(postmortem=self.get_object(), by=request.user, **self._input(s.PostmortemStatusInput))
+        return self._detail(postmortem)
+
+    @extend_schema(summary="Add an action item", request=s.ActionItemInput, responses={201: s.ActionItemSerializer})
+    @action(detail=True, methods=["post"], url_path="action-items")
+    def action_items(self, request: Request, pk: str) -> Response:
+        item = services.action_item_create(postmortem=self.get_object(), by=request.user, **self._input(s.ActionItemInput))
+        return _reply(s.ActionItemSerializer, item, code=status.HTTP_201_CREATED)
+
+
+class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ActionItemSerializer
+    filterset_fields = ["status", "priority", "owner"]
+
+    def get_queryset(self) -> QuerySet[ActionItem]:
+        return ActionItem.objects.select_related("owner")
+
+    @extend_schema(summary="Edit an action item", request=s.ActionItemUpdateInput, responses=s.ActionItemSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        serializer = s.ActionItemUpdateInput(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        item = services.action_item_update(item=self.get_object(), by=request.user, **serializer.validated_data)
+        return _reply(s.ActionItemSerializer, item)

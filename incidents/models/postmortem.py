@@ -1,0 +1,108 @@
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+
+from incidents.models.incident import Incident
+
+
+class PostmortemStatus(models.TextChoices):
+    DRAFT = "draft", "Draft"
+    IN_REVIEW = "in_review", "In review"
+    PUBLISHED = "published", "Published"
+
+
+class PostmortemTemplate(models.Model):
+    """Sections as a list of {"key", "title", "required", "prompt"}; the default one is used
+    when a postmortem is started without naming a template."""
+
+    name = models.CharField(max_length=120, unique=True)
+    is_default = models.BooleanField(default=False)
+    sections = models.JSONField(default=list)
+
+    class Meta:
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=models.Q(is_default=True), name="one_default_postmortem_template")
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Postmortem(models.Model):
+    incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
+    status = models.CharField(max_length=16, choices=PostmortemStatus.choices, default=PostmortemStatus.DRAFT)
+    users_affected = models.PositiveIntegerField(null=True, blank=True)
+    revenue_impact = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Postmortem {self.incident.reference}"
+
+    @property
+    def duration(self):  # type: ignore[no-untyped-def]
+        return self.incident.time_to_resolve
+
+
+class PostmortemSection(models.Model):
+    postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="sections")
+    key = models.SlugField(max_length=64)
+    title = models.CharField(max_length=120)
+    prompt = models.TextField(blank=True)
+    body = models.TextField(blank=True)
+    required = models.BooleanField(default=False)
+    position = models.PositiveSmallIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["postmortem", "position"]
+        constraints = [models.UniqueConstraint(fields=["postmortem", "key"], name="postmortem_section_unique")]
+
+    def __str__(self) -> str:
+        return self.title
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.body.strip()
+
+
+class ActionItemStatus(models.TextChoices):
+    OPEN = "open", "Open"
+    IN_PROGRESS = "in_progress", "In progress"
+    DONE = "done", "Done"
+    WONT_DO = "wont_do", "Won't do"
+
+
+class ActionItemPriority(models.TextChoices):
+    HIGH = "high", "High"
+    MEDIUM = "medium", "Medium"
+    LOW = "low", "Low"
+
+
+class ActionItem(models.Model):
+    postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="action_items")
+    title = models.CharField(max_length=200)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="action_items")
+    due_date = models.DateField(null=True, blank=True)
+    priority = models.CharField(max_length=8, choices=ActionItemPriority.choices, default=ActionItemPriority.MEDIUM)
+    status = models.CharField(max_length=16, choices=ActionItemStatus.choices, default=ActionItemStatus.OPEN)
+    external_url = models.URLField(max_length=500, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["status", "due_date", "id"]
+        indexes = [
+            # "my open action items"
+            models.Index(fields=["owner", "status"], name="actionitem_owner_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return self.title

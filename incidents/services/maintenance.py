@@ -1,0 +1,115 @@
+"""Maintenance windows: schedule, edit, and move through their statuses."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from incidents import events
+from incidents.models import MaintenanceStatus, MaintenanceWindow, Service, Visibility
+from portal.errors import InvalidTransition, ValidationFailed
+
+M = MaintenanceStatus
+MAINTENANCE_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    M.SCHEDULED: (M.IN_PROGRESS, M.COMPLETED),  # completed straight from scheduled = cancelled
+    M.IN_PROGRESS: (M.VERIFYING, M.COMPLETED),
+    M.VERIFYING: (M.IN_PROGRESS, M.COMPLETED),
+    M.COMPLETED: (),
+}
+
+
+def _check_window(start: datetime, end: datetime) -> None:
+    if end <= start:
+        raise ValidationFailed("The window must end after it starts.", fields={"scheduled_end": ["Must be after scheduled_start."]})
+
+
+@transaction.atomic
+def maintenance_schedule(
+    *,
+    title: str,
+    scheduled_start: datetime,
+    scheduled_end: datetime,
+    services: Iterable[Service],
+    by: Any,
+    description: str = "",
+    visibility: str = Visibility.PUBLIC,
+) -> MaintenanceWindow:
+    title = (title or "").strip()
+    if not title:
+        raise ValidationFailed("A title is required.", fields={"title": ["This field may not be blank."]})
+    _check_window(scheduled_start, scheduled_end)
+    services = list(services)
+    if not services:
+        raise ValidationFailed("Name at least one service.", fields={"services": ["Choose at least one service."]})
+    window = MaintenanceWindow.objects.create(
+        title=title,
+        description=description.strip(),
+        scheduled_start=scheduled_start,
+        scheduled_end=scheduled_end,
+        visibility=visibility,
+        created_by=by if getattr(by, "is_authenticated", False) else None,
+    )
+    window.services.set(services)
+    events.publish("maintenance.scheduled", public=window.visibility == Visibility.PUBLIC, maintenance_id=window.pk)
+    return window
+
+
+@transaction.atomic
+def maintenance_update(
+    *,
+    window: MaintenanceWindow | int,
+    by: Any,
+    title: str | None = None,
+    description: str | None = None,
+    scheduled_start: datetime | None = None,
+    scheduled_end: datetime | None = None,
+    services: Iterable[Service] | None = None,
+) -> MaintenanceWindow:
+    pk = window if isinstance(window, int) else window.pk
+    window = MaintenanceWindow.objects.select_for_update().get(pk=pk)
+    if title is not None:
+        if not title.strip():
+            raise ValidationFailed("A title is required.", fields={"title": ["This field may not be blank."]})
+        window.title = title.strip()
+    if description is not None:
+        window.description = description.strip()
+    window.scheduled_start = scheduled_start or window.scheduled_start
+    window.scheduled_end = scheduled_end or window.scheduled_end
+    _check_window(window.scheduled_start, window.scheduled_end)
+    window.save()
+    if services is not None:
+        services = list(services)
+        if not services:
+            raise ValidationFailed("Name at least one service.", fields={"services": ["Choose at least one service."]})
+        window.services.set(services)
+    events.publish("maintenance.updated", public=window.visibility == Visibility.PUBLIC, maintenance_id=window.pk)
+    return window
+
+
+@transaction.atomic
+def maintenance_change_status(*, window: MaintenanceWindow | int, status: str, by: Any) -> MaintenanceWindow:
+    pk = window if isinstance(window, int) else window.pk
+    window = MaintenanceWindow.objects.select_for_update().get(pk=pk)
+    if status not in M.values:
+        raise ValidationFailed("Unknown status.", fields={"status": [f"Choose one of {M.values}."]})
+    allowed = MAINTENANCE_TRANSITIONS[window.status]
+    if status not in allowed:
+        raise InvalidTransition(
+            f"A maintenance window cannot go from {window.status} to {status}.",
+            current=window.status,
+            requested=status,
+            allowed=allowed,
+        )
+    now = timezone.now()
+    if status == M.IN_PROGRESS and window.started_at is None:
+        window.started_at = now
+    if status == M.COMPLETED:
+        window.completed_at = now
+    window.status = status
+    window.save()
+    events.publish("maintenance.status_changed", public=window.visibility == Visibility.PUBLIC, maintenance_id=window.pk)
+    return window

@@ -1,0 +1,119 @@
+"""API v1: teams, users (read) and the caller's own API tokens."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth import get_user_model
+from django.db.models import QuerySet
+from django.utils import timezone
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from portal.errors import NotAllowed
+from portal.models import ApiToken, OrgRole, Team, TokenScope, role_of
+
+User = get_user_model()
+
+
+class TeamSerializer(serializers.ModelSerializer):
+    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+
+    class Meta:
+        model = Team
+        fields = ["id", "slug", "name", "description", "members"]
+
+
+class UserSerializer(serializers.ModelSerializer):
+    name = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField()
+    teams = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "name", "role", "teams"]
+
+    def get_name(self, user: Any) -> str:
+        return user.get_full_name() or user.username
+
+    def get_role(self, user: Any) -> str:
+        return role_of(user) or OrgRole.VIEWER
+
+
+class TokenSerializer(serializers.ModelSerializer):
+    prefix = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ApiToken
+        fields = ["id", "name", "scope", "prefix", "created_at", "last_used_at", "revoked_at"]
+
+    def get_prefix(self, token: ApiToken) -> str:
+        return f"ipt_{token.key_id}_"
+
+
+class TokenCreatedSerializer(TokenSerializer):
+    token = serializers.CharField(help_text="The full token. It is shown once and never again.")
+
+    class Meta(TokenSerializer.Meta):
+        fields = TokenSerializer.Meta.fields + ["token"]
+
+
+class TokenInput(serializers.Serializer):
+    name = serializers.CharField(max_length=120)
+    scope = serializers.ChoiceField(choices=TokenScope.choices, default=TokenScope.READ)
+
+
+class TeamViewSet(viewsets.ReadOnlyModelViewSet):
+    queryset = Team.objects.prefetch_related("members")
+    serializer_class = TeamSerializer
+    lookup_field = "slug"
+
+
+class UserViewSet(viewsets.ReadOnlyModelViewSet):
+    serializer_class = UserSerializer
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return User.objects.filter(is_active=True).select_related("membership").prefetch_related("teams").order_by("username")
+
+
+class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """The caller's own tokens. Creating one needs a browser session, so that a
+    leaked token cannot mint more tokens."""
+
+    serializer_class = TokenSerializer
+    pagination_class = None
+    write_role = OrgRole.VIEWER  # anyone may manage their own tokens
+
+    def get_queryset(self) -> QuerySet[ApiToken]:
+        return ApiToken.objects.filter(user=self.request.user)
+
+    @extend_schema(request=TokenInput, responses={201: TokenCreatedSerializer})
+    def create(self, request: Request) -> Response:
+        if isinstance(request.auth, ApiToken):
+            raise NotAllowed("API tokens are created from a signed-in session, not with another token.")
+        data = TokenInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        scope = data.validated_data["scope"]
+        if scope == TokenScope.WRITE and role_of(request.user) == OrgRole.VIEWER:
+            raise NotAllowed("A viewer can only create read-only tokens.")
+        token, raw = ApiToken.issue(user=request.user, name=data.validated_data["name"], scope=scope)
+        token.token = raw  # type: ignore[attr-defined]
+        return Response(TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Revoke a token", responses={204: None})
+    def destroy(self, request: Request, pk: str) -> Response:
+        token = self.get_object()
+        if token.revoked_at is None:
+            token.revoked_at = timezone.now()
+            token.save(update_fields=["revoked_at"])
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+router = SimpleRouter()
+router.register("teams", TeamViewSet, basename="team")
+router.register("users", UserViewSet, basename="user")
+router.register("tokens", TokenViewSet, basename="token")
+urlpatterns = router.urls

@@ -1,0 +1,8 @@
+from __future__ import annotations
+
+from django.urls import include, path
+
+urlpatterns = [
+    path("", include("incidents.api.urls")),
+    path("", include("portal.api")),
+]
