@@ -20,6 +20,13 @@ from django.core.management.base import BaseCommand
 from portal import embedded_redis
 
 
+def web_command(python: str, host: str, port: int) -> list[str]:
+    """The web process's command line, shared with the API benchmark so that it
+    measures the server exactly as the portal runs it."""
+    return [python, "-m", "uvicorn", "portal.asgi:application", "--host", host, "--port", str(port),
+            "--no-access-log", "--ws", "websockets"]  # fmt: skip
+
+
 class Command(BaseCommand):
     help = "Migrate, load demo data once, and run web, worker and beat together."
 
@@ -39,8 +46,7 @@ class Command(BaseCommand):
         env = {**os.environ, "PORTAL_NO_EMBEDDED_REDIS": "1", "PYTHONUNBUFFERED": "1"}
         python = sys.executable
         commands = {
-            "web": [python, "-m", "uvicorn", "portal.asgi:application", "--host", host, "--port", str(port),
-                    "--no-access-log", "--ws", "websockets"],
+            "web": web_command(python, host, port),
             "worker": [python, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO",
                        "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY), "-Q", "default,alerts,probes,runbooks,snapshots"],
             "beat": [python, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
