@@ -9,4 +9,4 @@ class PortalConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from portal import checks  # noqa: F401  (registers system checks)
+        from portal import checks, schema  # noqa: F401  (registers system checks and schema extensions)

@@ -238,13 +238,12 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "ImpactEnum": "incidents.models.Impact",
         "IncidentStatusEnum": "incidents.models.IncidentStatus",
+        "MaintenanceStatusEnum": "incidents.models.MaintenanceStatus",
+        "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
+        "ActionItemStatusEnum": "incidents.models.ActionItemStatus",
+        "MessageTemplateStatusEnum": ["", "investigating", "identified", "monitoring", "resolved"],
     },
-    "APPEND_COMPONENTS": {
-        "securitySchemes": {
-            "ApiToken": {"type": "http", "scheme": "bearer", "description": "API token: `Authorization: Bearer ipt_...`"}
-        }
-    },
-    "SECURITY": [{"ApiToken": []}, {"cookieAuth": []}],
+    "EXTENSIONS_INFO": {},
 }
 
 API_TOKEN_LAST_USED_RESOLUTION = env_int("API_TOKEN_LAST_USED_RESOLUTION", 60, minimum=0)
