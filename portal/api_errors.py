@@ -23,7 +23,8 @@ def _flatten(detail: Any) -> dict[str, list[str]]:
         for key, value in detail.items():
             if isinstance(value, dict):
                 for sub, msgs in _flatten(value).items():
-                    out[f"{key}.{sub}"] = msgs
+                    # a nested serializer's own error belongs to the field itself
+                    out[str(key) if sub == "non_field_errors" else f"{key}.{sub}"] = msgs
             elif isinstance(value, list) and value and isinstance(value[0], dict):
                 for index, item in enumerate(value):
                     for sub, msgs in _flatten(item).items():

@@ -10,7 +10,9 @@ class IncidentFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=IncidentStatus.choices)
     severity = filters.CharFilter(method="filter_severity", help_text="Severity id or name; comma-separated for several.")
     service = filters.CharFilter(method="filter_service", help_text="Service slug.")
-    open = filters.BooleanFilter(method="filter_open", help_text="true: not resolved; false: resolved.")
+    open = filters.ChoiceFilter(
+        choices=[("true", "true"), ("false", "false")], method="filter_open", help_text="true: not resolved; false: resolved."
+    )
     visibility = filters.ChoiceFilter(choices=Visibility.choices)
     tag = filters.CharFilter(field_name="tags__name")
     q = filters.CharFilter(method="filter_q", help_text="Text search in the title, summary and reference.")
@@ -38,10 +40,10 @@ class IncidentFilter(filters.FilterSet):
     def filter_service(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
         return qs.filter(impacts__service__slug=value[:50])
 
-    def filter_open(self, qs: QuerySet[Incident], name: str, value: bool | None) -> QuerySet[Incident]:
-        if value is None:
-            return qs
-        return qs.exclude(status=IncidentStatus.RESOLVED) if value else qs.filter(status=IncidentStatus.RESOLVED)
+    def filter_open(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
+        if value == "true":
+            return qs.exclude(status=IncidentStatus.RESOLVED)
+        return qs.filter(status=IncidentStatus.RESOLVED)
 
     def filter_q(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
         text = value.strip()[:200]
@@ -56,13 +58,13 @@ class IncidentFilter(filters.FilterSet):
 
 class MaintenanceFilter(filters.FilterSet):
     status = filters.MultipleChoiceFilter(choices=MaintenanceStatus.choices)
-    upcoming = filters.BooleanFilter(method="filter_upcoming")
+    upcoming = filters.ChoiceFilter(choices=[("true", "true"), ("false", "false")], method="filter_upcoming")
 
     class Meta:
         model = MaintenanceWindow
         fields: list[str] = []
 
-    def filter_upcoming(self, qs: QuerySet[MaintenanceWindow], name: str, value: bool | None) -> QuerySet[MaintenanceWindow]:
-        if value is None:
-            return qs
-        return qs.exclude(status=MaintenanceStatus.COMPLETED) if value else qs.filter(status=MaintenanceStatus.COMPLETED)
+    def filter_upcoming(self, qs: QuerySet[MaintenanceWindow], name: str, value: str) -> QuerySet[MaintenanceWindow]:
+        if value == "true":
+            return qs.exclude(status=MaintenanceStatus.COMPLETED)
+        return qs.filter(status=MaintenanceStatus.COMPLETED)
