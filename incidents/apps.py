@@ -6,3 +6,6 @@ from django.apps import AppConfig
 class IncidentsConfig(AppConfig):
     name = "incidents"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from incidents import live  # noqa: F401  (subscribes the live pages to domain events)

@@ -4,4 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-websocket_urlpatterns: list[Any] = []
+from django.urls import path
+
+from incidents.consumers import DashboardConsumer, IncidentConsumer
+
+websocket_urlpatterns: list[Any] = [
+    path("ws/incidents/<int:incident_id>/", IncidentConsumer.as_asgi()),
+    path("ws/dashboard/", DashboardConsumer.as_asgi()),
+]
