@@ -90,6 +90,21 @@ if DATABASE_URL:
     if _db["ENGINE"].endswith("postgresql"):
         _db["CONN_HEALTH_CHECKS"] = True
         _db.setdefault("OPTIONS", {})
+        # Under ASGI each request runs its sync code in a thread of its own, so a
+        # persistent connection (CONN_MAX_AGE) is stranded when that thread ends and
+        # connections pile up until PostgreSQL refuses more; with CONN_MAX_AGE=0 every
+        # request pays for a new connection instead. A psycopg pool per process lends a
+        # warm connection to each request and takes it back at the end of it.
+        # CONN_HEALTH_CHECKS (on) makes the pool check a connection before lending it,
+        # so a restarted PostgreSQL costs a retry inside the pool, not a failed request.
+        if env_bool("DB_POOL", True):
+            _db["CONN_MAX_AGE"] = 0
+            _pool_max = env_int("DB_POOL_MAX_SIZE", 10, minimum=1, maximum=200)
+            _db["OPTIONS"]["pool"] = {
+                "min_size": min(_pool_max, env_int("DB_POOL_MIN_SIZE", 2, minimum=0)),
+                "max_size": _pool_max,
+                "timeout": env_int("DB_POOL_TIMEOUT", 10, minimum=1),
+            }
         _db["TEST"] = {"NAME": env_str("TEST_DATABASE_NAME", f"test_{_db['NAME']}")}
     DATABASES = {"default": _db}
 else:
