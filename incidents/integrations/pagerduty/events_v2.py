@@ -1,0 +1,107 @@
+"""PagerDuty Events API v2 (`POST /v2/enqueue`) events, with PagerDuty's rules.
+
+- `dedup_key` identifies the alert within one routing key (at most 255 characters);
+  a trigger without one gets a key assigned at receipt and answered back.
+- A trigger for a key whose alert is open is a repeat; after resolve it opens a
+  new incident. Acknowledge or resolve of an unknown key is dropped.
+- The event's time is `payload.timestamp` when the sender gives one, else the
+  time the portal received it.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+
+from incidents.integrations.common import (
+    ACKNOWLEDGED,
+    FIRING,
+    MAX_GROUP_KEY,
+    MAX_KEY,
+    RESOLVED,
+    PayloadInvalid,
+    Signal,
+    flatten,
+    parse_time,
+    short_key,
+)
+
+ACTIONS = {"trigger": FIRING, "acknowledge": ACKNOWLEDGED, "resolve": RESOLVED}
+SEVERITIES = ("critical", "error", "warning", "info")
+
+
+def _blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
+
+
+def validate(event: Any) -> None:
+    """Raise PayloadInvalid with PagerDuty-style messages."""
+    if not isinstance(event, dict):
+        raise PayloadInvalid(["Event object is not a JSON object"])
+    errors: list[str] = []
+    if _blank(event.get("routing_key")):
+        errors.append("'routing_key' is missing or blank")
+    elif not isinstance(event["routing_key"], str) or len(event["routing_key"]) != 32:
+        errors.append("Length of 'routing_key' is incorrect (should be 32 characters)")
+    action = event.get("event_action")
+    if _blank(action):
+        errors.append("'event_action' is missing or blank")
+    elif action not in ACTIONS:
+        errors.append("'event_action' is invalid (must be one of: trigger, acknowledge, resolve)")
+    dedup_key = event.get("dedup_key")
+    if dedup_key is not None and not isinstance(dedup_key, str):
+        errors.append("'dedup_key' must be a string")
+    elif isinstance(dedup_key, str) and len(dedup_key) > MAX_KEY:
+        errors.append("'dedup_key' is too long (maximum is 255 characters)")
+    if action in ("acknowledge", "resolve") and _blank(dedup_key):
+        errors.append("'dedup_key' is missing or blank")
+    if action == "trigger":
+        payload = event.get("payload")
+        if not isinstance(payload, dict):
+            errors.append("'payload' is missing or blank")
+        else:
+            for name in ("summary", "source", "severity"):
+                if _blank(payload.get(name)):
+                    errors.append(f"'payload.{name}' is missing or blank")
+            if not _blank(payload.get("severity")) and payload.get("severity") not in SEVERITIES:
+                errors.append("'payload.severity' is invalid (must be one of: critical, error, warning, info)")
+            if isinstance(payload.get("summary"), str) and len(payload["summary"]) > 1024:
+                errors.append("'payload.summary' is too long (maximum is 1024 characters)")
+            if payload.get("timestamp") is not None and parse_time(payload.get("timestamp")) is None:
+                errors.append("'payload.timestamp' is invalid (must be an ISO 8601 date-time)")
+            if payload.get("custom_details") is not None and not isinstance(payload.get("custom_details"), (dict, str)):
+                errors.append("'payload.custom_details' must be an object")
+    if errors:
+        raise PayloadInvalid(errors)
+
+
+def parse(event: dict[str, Any], *, received_at: datetime, assigned_key: str, group_by: list[str]) -> list[Signal]:
+    status = ACTIONS[event["event_action"]]
+    dedup_key = event.get("dedup_key") or assigned_key
+    payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+    occurred = parse_time(payload.get("timestamp")) or received_at
+    fields = {name: str(payload[name]) for name in ("summary", "source", "severity", "component", "group", "class") if payload.get(name)}
+    fields["event_action"] = event["event_action"]
+    custom = payload.get("custom_details")
+    fields.update(flatten("custom_details", custom))
+    group_key = json.dumps({n: fields.get(n, "") for n in group_by}, sort_keys=True) if group_by else dedup_key
+    links = event.get("links") if isinstance(event.get("links"), list) else []
+    href = next((link.get("href") for link in links if isinstance(link, dict) and isinstance(link.get("href"), str)), "")
+    annotations = {"custom_details": json.dumps(custom)} if custom is not None else {}
+    return [
+        Signal(
+            fingerprint=short_key(dedup_key, MAX_KEY),
+            group_key=short_key(group_key, MAX_GROUP_KEY),
+            status=status,
+            title=str(payload.get("summary") or dedup_key)[:500],
+            occurred_at=occurred,
+            starts_at=occurred if status == FIRING else None,
+            ends_at=occurred if status == RESOLVED else None,
+            severity=str(payload.get("severity", "")),
+            labels={k: str(payload[k]) for k in ("source", "component", "group", "class") if payload.get(k)},
+            annotations=annotations,
+            fields=fields,
+            source_url=str(event.get("client_url") or href or "")[:1000],
+        )
+    ]

@@ -1,0 +1,44 @@
+"""One entry point per integration kind: validate a payload, turn a stored delivery into signals."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from incidents.integrations.alertmanager import parser as alertmanager
+from incidents.integrations.common import PayloadInvalid, Signal
+from incidents.integrations.generic import parser as generic
+from incidents.integrations.pagerduty import events_v2, webhooks_v3
+from incidents.models import Delivery, IntegrationKind
+
+VALIDATORS = {
+    IntegrationKind.ALERTMANAGER: alertmanager.validate,
+    IntegrationKind.PAGERDUTY_EVENTS_V2: events_v2.validate,
+    IntegrationKind.PAGERDUTY_WEBHOOK_V3: webhooks_v3.validate,
+    IntegrationKind.GENERIC_JSON: generic.validate,
+}
+
+
+def load_json(body: bytes | str) -> Any:
+    try:
+        return json.loads(body)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise PayloadInvalid([f"The body is not valid JSON: {exc}"]) from None
+
+
+def validate(kind: str, payload: Any) -> None:
+    VALIDATORS[IntegrationKind(kind)](payload)
+
+
+def signals_of(delivery: Delivery) -> list[Signal]:
+    integration = delivery.integration
+    payload = load_json(delivery.body)
+    validate(integration.kind, payload)
+    group_by = [str(name) for name in integration.group_by or []]
+    if integration.kind == IntegrationKind.ALERTMANAGER:
+        return alertmanager.parse(payload, group_by=group_by)
+    if integration.kind == IntegrationKind.PAGERDUTY_EVENTS_V2:
+        return events_v2.parse(payload, received_at=delivery.received_at, assigned_key=delivery.assigned_key, group_by=group_by)
+    if integration.kind == IntegrationKind.PAGERDUTY_WEBHOOK_V3:
+        return webhooks_v3.parse(payload, received_at=delivery.received_at)
+    return generic.parse(payload, received_at=delivery.received_at, group_by=group_by)

@@ -1,0 +1,138 @@
+"""What every webhook receiver does: authenticate, limit, validate, store raw, answer fast.
+
+Answers: 2xx once the raw body is stored (processing happens in a task); 4xx only
+for requests that will never succeed as sent (bad secret, malformed payload, over
+512 KB), so that senders drop them; 429 over the integration's rate limit; 503
+when the portal could not store the payload, so that senders retry.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import logging
+import time
+from collections.abc import Callable
+from typing import Any
+
+from django.core.cache import cache
+from django.core.exceptions import RequestDataTooBig
+from django.db import DatabaseError
+from django.http import HttpRequest, JsonResponse
+
+from incidents.models import Integration
+from incidents.models.alerts import hash_token
+from portal.api_errors import error_body
+
+log = logging.getLogger(__name__)
+
+MAX_PAYLOAD = 512 * 1024
+
+
+class Refused(Exception):
+    def __init__(self, status: int, code: str, message: str, *, errors: list[str] | None = None, retry_after: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.errors = errors or []
+        self.retry_after = retry_after
+
+
+def read_body(request: HttpRequest) -> bytes:
+    try:
+        declared = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        declared = 0
+    too_big = Refused(413, "payload_too_large", f"The payload is larger than the limit of {MAX_PAYLOAD // 1024} KB; it was not stored.")
+    if declared > MAX_PAYLOAD:
+        raise too_big
+    try:
+        body = request.body
+    except RequestDataTooBig:
+        raise too_big from None
+    if len(body) > MAX_PAYLOAD:
+        raise too_big
+    if not body:
+        raise Refused(400, "empty_body", "The request has no body; a JSON payload is expected.")
+    return body
+
+
+def presented_token(request: HttpRequest, url_token: str | None) -> str | None:
+    """The token from the URL, `Authorization: Bearer`, or Basic (the password), as
+    Alertmanager's `http_config` sends them."""
+    if url_token:
+        return url_token
+    header = request.META.get("HTTP_AUTHORIZATION", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer" and value.strip():
+        return value.strip()
+    if scheme.lower() == "basic" and value.strip():
+        try:
+            user, _, password = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, UnicodeDecodeError):
+            return None
+        return password or user or None
+    return None
+
+
+def find_integration(token: str | None, kinds: tuple[str, ...]) -> Integration:
+    if not token or len(token) > 200:
+        raise Refused(401, "not_authenticated", "A valid integration token is required (in the URL, as a Bearer token, or as the Basic password).")
+    try:
+        integration = Integration.objects.filter(token_hash=hash_token(token), kind__in=kinds).first()
+    except DatabaseError:
+        log.exception("integration lookup failed")
+        raise Refused(503, "unavailable", "The portal cannot accept alerts right now; retry later.", retry_after=5) from None
+    if integration is None:
+        raise Refused(401, "not_authenticated", "Unknown integration token.")
+    if not integration.enabled:
+        raise Refused(403, "integration_disabled", "This integration is disabled in the portal.")
+    return integration
+
+
+def check_rate(integration: Integration) -> None:
+    """A fixed one-minute window per integration, counted in Redis. If Redis is down
+    the request is let through: the payload still lands in the database."""
+    limit = integration.rate_limit_per_minute
+    if not limit:
+        return
+    window = int(time.time() // 60)
+    key = f"alerts:rate:{integration.pk}:{window}"
+    try:
+        cache.add(key, 0, timeout=70)
+        count = cache.incr(key)
+    except Exception:  # noqa: BLE001 - a limiter outage must not lose alerts
+        log.warning("rate limiter unavailable", exc_info=True)
+        return
+    if count > limit:
+        raise Refused(429, "rate_limited", f"More than {limit} requests this minute for this integration.", retry_after=60 - int(time.time()) % 60)
+
+
+def respond_refused(exc: Refused) -> JsonResponse:
+    body = error_body(exc.code, exc.message, {"payload": exc.errors} if exc.errors else None)
+    response = JsonResponse(body, status=exc.status)
+    if exc.retry_after:
+        response["Retry-After"] = str(exc.retry_after)
+    return response
+
+
+def guarded(store: Callable[[], Any]) -> Any:
+    try:
+        return store()
+    except DatabaseError:
+        log.exception("storing a delivery failed")
+        raise Refused(503, "unavailable", "The payload could not be stored; retry later.", retry_after=5) from None
+
+
+def headers_of_interest(meta: dict[str, Any]) -> dict[str, str]:
+    """The request headers worth keeping beside a raw body (never Authorization)."""
+    keep = {
+        "CONTENT_TYPE": "content-type",
+        "HTTP_USER_AGENT": "user-agent",
+        "HTTP_X_WEBHOOK_ID": "x-webhook-id",
+        "HTTP_X_WEBHOOK_SUBSCRIPTION": "x-webhook-subscription",
+        "HTTP_X_PAGERDUTY_SIGNATURE": "x-pagerduty-signature",
+        "REMOTE_ADDR": "remote-addr",
+    }
+    return {name: str(meta[key])[:500] for key, name in keep.items() if meta.get(key)}

@@ -1,0 +1,31 @@
+"""Celery tasks of alert ingestion: they take primary keys and are safe to run twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from celery import shared_task
+
+from incidents.integrations import services
+
+
+@shared_task(
+    bind=True,
+    name="integrations.process_delivery",
+    queue="alerts",
+    autoretry_for=(Exception,),
+    retry_backoff=2,
+    retry_backoff_max=300,  # well below the broker's visibility timeout
+    retry_jitter=True,
+    max_retries=services.MAX_ATTEMPTS,
+)
+def process_delivery(self: Any, delivery_id: int) -> str:
+    """Apply one stored delivery. A failure leaves it pending with its error; it is
+    retried with backoff here, and by the sweeper should the retry itself be lost."""
+    return services.delivery_process(delivery_id=delivery_id)
+
+
+@shared_task(name="integrations.sweep_pending_deliveries", queue="alerts")
+def sweep_pending_deliveries() -> int:
+    """From beat: queue again deliveries stored while Redis or every worker was down."""
+    return len(services.deliveries_sweep())

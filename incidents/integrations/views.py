@@ -1,0 +1,157 @@
+"""Pages: integrations (managers), alerts (responders)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_http_methods, require_POST
+
+from incidents.integrations import selectors, services
+from incidents.integrations.forms import IntegrationForm
+from incidents.models import Alert, AlertStatus, Delivery, Integration, IntegrationKind
+from portal.errors import ValidationFailed
+from portal.models import OrgRole, has_role
+
+TOKEN_SESSION_KEY = "integration-token-{pk}"
+
+
+def _require(request: HttpRequest, role: str) -> None:
+    if not has_role(request.user, role):
+        raise PermissionDenied(f"This page needs the {role} role.")
+
+
+def _get_integration_for_manager(request: HttpRequest, pk: int) -> Integration:
+    _require(request, OrgRole.MANAGER)
+    return get_object_or_404(Integration, pk=pk)
+
+
+def receiver_url(request: HttpRequest, integration: Integration, token: str | None) -> str:
+    base = settings.PUBLIC_URL
+    shown = token or "<token>"
+    if integration.kind == IntegrationKind.ALERTMANAGER:
+        return f"{base}{reverse('integrations:alertmanager', args=[shown])}"
+    if integration.kind == IntegrationKind.PAGERDUTY_EVENTS_V2:
+        return f"{base}{reverse('integrations:pagerduty-enqueue')}"
+    if integration.kind == IntegrationKind.PAGERDUTY_WEBHOOK_V3:
+        return f"{base}{reverse('integrations:pagerduty-v3', args=[shown])}"
+    return f"{base}{reverse('integrations:generic', args=[shown])}"
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def integration_list(request: HttpRequest) -> HttpResponse:
+    _require(request, OrgRole.MANAGER)
+    form = IntegrationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            integration, token = services.integration_create(by=request.user, **form.service_kwargs())
+        except ValidationFailed as exc:
+            for field, errors in exc.fields.items():
+                for error in errors:
+                    form.add_error(field if field in form.fields else None, error)
+        else:
+            request.session[TOKEN_SESSION_KEY.format(pk=integration.pk)] = token
+            messages.success(request, f"Integration “{integration.name}” created. Copy its secret now: it is shown only once.")
+            return redirect("integrations:detail", pk=integration.pk)
+    return render(
+        request,
+        "integrations/integration_list.html",
+        {"integrations": selectors.integration_list_qs(), "form": form},
+        status=400 if request.method == "POST" else 200,
+    )
+
+
+@login_required
+def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _get_integration_for_manager(request, pk)
+    token = request.session.pop(TOKEN_SESSION_KEY.format(pk=integration.pk), None)
+    context: dict[str, Any] = {
+        "integration": integration,
+        "token": token,
+        "url": receiver_url(request, integration, token),
+        "deliveries": selectors.integration_deliveries(integration),
+        "firing": selectors.alert_list_qs(status="open", integration_id=integration.pk)[:20],
+    }
+    if request.htmx:
+        return render(request, "integrations/partials/deliveries.html", context)
+    return render(request, "integrations/integration_detail.html", context)
+
+
+@login_required
+@require_POST
+def integration_rotate(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _get_integration_for_manager(request, pk)
+    integration, token = services.integration_rotate_token(integration=integration, by=request.user)
+    request.session[TOKEN_SESSION_KEY.format(pk=integration.pk)] = token
+    messages.success(request, "New secret issued; the old one no longer works. Copy it now: it is shown only once.")
+    return redirect("integrations:detail", pk=integration.pk)
+
+
+@login_required
+@require_POST
+def integration_sample(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _get_integration_for_manager(request, pk)
+    delivery = services.integration_send_sample(integration=integration, by=request.user)
+    messages.success(request, f"Sample delivery {delivery.pk} stored and queued.")
+    return redirect("integrations:detail", pk=integration.pk)
+
+
+@login_required
+@require_POST
+def integration_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _get_integration_for_manager(request, pk)
+    services.integration_update(integration=integration, by=request.user, enabled=not integration.enabled)
+    return redirect("integrations:detail", pk=integration.pk)
+
+
+@login_required
+@require_POST
+def delivery_retry(request: HttpRequest, pk: int, delivery_pk: int) -> HttpResponse:
+    integration = _get_integration_for_manager(request, pk)
+    delivery = get_object_or_404(Delivery, pk=delivery_pk, integration=integration)
+    if services.delivery_retry(delivery=delivery, by=request.user):
+        messages.success(request, f"Delivery {delivery.pk} queued again.")
+    else:
+        messages.info(request, "Only failed deliveries can be retried.")
+    return redirect("integrations:detail", pk=integration.pk)
+
+
+@login_required
+def alert_list(request: HttpRequest) -> HttpResponse:
+    _require(request, OrgRole.RESPONDER)
+    status = request.GET.get("status", "open")
+    try:
+        integration_id = int(request.GET.get("integration") or 0) or None
+    except ValueError:
+        integration_id = None
+    qs = selectors.alert_list_qs(
+        status=status, integration_id=integration_id, severity=request.GET.get("severity", "")[:32], q=request.GET.get("q", "")[:200]
+    )
+    page = Paginator(qs, 50).get_page(request.GET.get("page"))
+    context = {
+        "page": page,
+        "alerts": page.object_list,
+        "filters": {"status": status, "integration": integration_id, "severity": request.GET.get("severity", ""), "q": request.GET.get("q", "")},
+        "statuses": [("open", "Open"), *AlertStatus.choices, ("all", "All")],
+        "integrations": Integration.objects.order_by("name"),
+    }
+    if request.htmx:
+        return render(request, "integrations/partials/alert_rows.html", context)
+    return render(request, "integrations/alert_list.html", context)
+
+
+@login_required
+def alert_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    _require(request, OrgRole.RESPONDER)
+    alert: Alert = get_object_or_404(selectors.alert_detail_qs(), pk=pk)
+    return render(
+        request, "integrations/alert_detail.html", {"alert": alert, "deliveries": selectors.alert_deliveries(alert)}
+    )
