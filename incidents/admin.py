@@ -208,3 +208,4 @@ class ActionItemAdmin(admin.ModelAdmin):
     list_filter = ["status", "priority", "due_date"]
     search_fields = ["title"]
     raw_id_fields = ["postmortem"]
+from incidents.integrations import admin as _integrations_admin  # noqa: E402,F401  (alert ingestion models)

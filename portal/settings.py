@@ -193,6 +193,10 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
+CELERY_BEAT_SCHEDULE: dict[str, dict] = {
+    # Alert deliveries stored while Redis or every worker was down get processed once they are back.
+    "alerts-sweep-pending-deliveries": {"task": "integrations.sweep_pending_deliveries", "schedule": 60.0},
+}
 
 # --- Auth, sessions ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

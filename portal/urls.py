@@ -12,5 +12,6 @@ urlpatterns = [
     path("api/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("api/v1/", include("portal.api_urls")),
     path("health/", include("health.urls")),
+    path("integrations/", include("incidents.integrations.urls")),
     path("", include("incidents.urls")),
 ]

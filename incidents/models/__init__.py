@@ -1,5 +1,17 @@
 from __future__ import annotations
 
+from incidents.models.alerts import (
+    Alert,
+    AlertAction,
+    AlertEvent,
+    AlertGroup,
+    AlertStatus,
+    Delivery,
+    DeliveryStatus,
+    Integration,
+    IntegrationKind,
+    ResolvePolicy,
+)
 from incidents.models.catalog import Service, ServiceDependency, ServiceGroup, ServiceLink, Severity, Tag
 from incidents.models.choices import (
     IMPACT_RANK,
@@ -31,6 +43,16 @@ from incidents.models.postmortem import (
 )
 
 __all__ = [
+    "Alert",
+    "AlertAction",
+    "AlertEvent",
+    "AlertGroup",
+    "AlertStatus",
+    "Delivery",
+    "DeliveryStatus",
+    "Integration",
+    "IntegrationKind",
+    "ResolvePolicy",
     "IMPACT_RANK",
     "ActionItem",
     "ActionItemPriority",
