@@ -1,0 +1,36 @@
+"""The web process's ASGI entry point: `portal.asgi.application`, with the status
+page and /api/v2 answered from the in-memory snapshot before Django is entered.
+
+These are the most-read URLs during an outage; answering them here skips the
+middleware stack and URL resolution (several times the throughput) and makes
+it plain that the read path needs neither the database nor Redis. Anything the
+snapshot does not hold (an unknown path, an incident older than the snapshot,
+a cold start) falls through to Django's views, which answer the same way.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from portal.asgi import application as portal_application
+
+from incidents.public.http import respond  # noqa: E402 - after Django is set up by portal.asgi
+
+PREFIXES = ("/status/", "/api/v2/")
+METHODS = ("GET", "HEAD", "OPTIONS")
+
+
+async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+    if scope["type"] == "http" and scope["method"] in METHODS and scope["path"].startswith(PREFIXES):
+        if_none_match = ""
+        for name, value in scope["headers"]:
+            if name == b"if-none-match":
+                if_none_match = value.decode("latin-1")
+                break
+        answer = respond(scope["path"], scope["method"], if_none_match)
+        if answer is not None:
+            status, headers, body = answer
+            await send({"type": "http.response.start", "status": status, "headers": headers})
+            await send({"type": "http.response.body", "body": body})
+            return
+    await portal_application(scope, receive, send)

@@ -1,0 +1,81 @@
+"""Rebuild and publish the snapshot; ask for a rebuild after a public change."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from incidents import events
+from incidents.public import snapshot, store
+from portal.realtime import PUBLIC_GROUP, broadcast
+
+log = logging.getLogger(__name__)
+
+# Changes within this window share one rebuild (a burst of updates, a status
+# change and its public update): short enough for a live page to feel instant.
+COALESCE_SECONDS = 0.25
+QUEUED_TTL = 15  # a lost task only delays the next rebuild this long
+EVENT = "public.snapshot"
+
+_cold_lock = threading.Lock()
+
+
+def rebuild() -> int | None:
+    """Build from the database and publish if the public content changed.
+
+    Returns the new version, or None when nothing public changed. Safe to run
+    twice or concurrently: the version is taken before reading the database and
+    Redis keeps only the newest, so a slow build can never replace a newer one.
+    """
+    previous = store.redis_version()
+    version = snapshot.new_version(previous)
+    content_hash, stamp = snapshot.build(previous_version=previous)
+    if content_hash == store.current_hash():
+        return None
+    built = stamp(version)
+    if not store.publish(built):
+        return None
+    broadcast(PUBLIC_GROUP, EVENT, built.live)
+    return version
+
+
+def rebuild_if_missing() -> snapshot.Snapshot | None:
+    """Cold start (a fresh install before the first rebuild): build in-process
+    once, so the very first reader gets a page. Never on the normal read path."""
+    with _cold_lock:
+        if store.current() is not None:
+            return store.current()
+        try:
+            rebuild()
+        except Exception:  # noqa: BLE001 - no database or Redis either: the caller answers 503
+            log.warning("could not build the first status snapshot", exc_info=True)
+            return None
+        return store.current()
+
+
+def request_rebuild() -> None:
+    """Enqueue one rebuild for a burst of changes.
+
+    The flag is set with NX: while a rebuild is queued, further changes ride on
+    it. The task clears the flag before it reads the database, so a change that
+    lands during a build queues another one and is never lost.
+    """
+    from incidents.public.tasks import rebuild_public_snapshot
+
+    try:
+        if store.redis_client().set(store._key("queued"), 1, nx=True, ex=QUEUED_TTL):
+            rebuild_public_snapshot.apply_async(queue="snapshots", countdown=COALESCE_SECONDS)
+    except Exception:  # noqa: BLE001 - Redis down: the periodic rebuild catches up
+        log.warning("could not enqueue a status snapshot rebuild", exc_info=True)
+
+
+def clear_queued() -> None:
+    store.redis_client().delete(store._key("queued"))
+
+
+def on_event(event: events.DomainEvent) -> None:
+    if event.public:
+        request_rebuild()
+
+
+events.subscribe(on_event)

@@ -1,0 +1,97 @@
+"""Daily uptime per public component, from incident impact history.
+
+This is the one place uptime is computed: today from the impacts of public
+incidents (IncidentService rows), later from health probes as well. Callers get
+one `DayBar` per day, oldest first.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta
+from datetime import timezone as dt_timezone
+
+from django.utils import timezone
+
+from incidents.models import IMPACT_RANK, Impact, IncidentService, Visibility
+
+# How much of an interval counts as down time: a major outage is down, a partial
+# outage a third, degraded performance a tenth; maintenance is announced and not
+# counted against uptime (as Statuspage does).
+IMPACT_WEIGHT: dict[str, float] = {
+    Impact.MAJOR_OUTAGE: 1.0,
+    Impact.PARTIAL_OUTAGE: 0.3,
+    Impact.DEGRADED_PERFORMANCE: 0.1,
+    Impact.UNDER_MAINTENANCE: 0.0,
+    Impact.OPERATIONAL: 0.0,
+}
+DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class DayBar:
+    day: date
+    uptime: float  # percent, 0-100
+    worst: str  # the worst Impact seen that day, "operational" when none
+    incidents: tuple[int, ...]  # public incident ids that touched the day
+
+
+def _weighted_downtime(intervals: list[tuple[datetime, datetime, float]]) -> float:
+    """Seconds of down time: at each instant only the heaviest impact counts, so
+    two overlapping incidents on one service do not count twice."""
+    points = sorted({p for start, end, _ in intervals for p in (start, end)})
+    total = 0.0
+    for a, b in zip(points, points[1:], strict=False):
+        weight = max((w for start, end, w in intervals if start <= a and end >= b), default=0.0)
+        total += weight * (b - a).total_seconds()
+    return total
+
+
+def component_uptime(service_ids: list[int], *, days: int = 90, now: datetime | None = None) -> dict[int, list[DayBar]]:
+    """`days` bars per service, the last one being today (UTC days)."""
+    now = now or timezone.now()
+    today = now.astimezone(dt_timezone.utc).date()
+    first_day = today - timedelta(days=days - 1)
+    window_start = datetime.combine(first_day, time.min, tzinfo=dt_timezone.utc)
+
+    rows = (
+        IncidentService.objects.filter(
+            service_id__in=service_ids,
+            incident__visibility=Visibility.PUBLIC,
+            incident__started_at__lt=now,
+        )
+        .exclude(incident__resolved_at__lt=window_start)
+        .values_list("service_id", "incident_id", "impact", "incident__started_at", "incident__resolved_at")
+    )
+    per_service: dict[int, list[tuple[int, str, datetime, datetime]]] = defaultdict(list)
+    for service_id, incident_id, impact, started, resolved in rows:
+        per_service[service_id].append((incident_id, impact, started, min(resolved or now, now)))
+
+    out: dict[int, list[DayBar]] = {}
+    for service_id in service_ids:
+        spans = per_service.get(service_id, [])
+        bars: list[DayBar] = []
+        for offset in range(days):
+            day = first_day + timedelta(days=offset)
+            day_start = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+            day_end = min(day_start + DAY, now) if day == today else day_start + DAY
+            length = (day_end - day_start).total_seconds()
+            clipped = [
+                (max(start, day_start), min(end, day_end), incident_id, impact)
+                for incident_id, impact, start, end in spans
+                if start < day_end and end > day_start
+            ]
+            if not clipped or length <= 0:
+                bars.append(DayBar(day, 100.0, Impact.OPERATIONAL, ()))
+                continue
+            down = _weighted_downtime([(s, e, IMPACT_WEIGHT[impact]) for s, e, _, impact in clipped])
+            worst = max((impact for *_, impact in clipped), key=lambda i: IMPACT_RANK[Impact(i)])
+            incidents = tuple(sorted({incident_id for _, _, incident_id, _ in clipped}))
+            bars.append(DayBar(day, max(0.0, 100.0 * (1 - down / length)), worst, incidents))
+        out[service_id] = bars
+    return out
+
+
+def overall_uptime(bars: list[DayBar]) -> float:
+    return sum(b.uptime for b in bars) / len(bars) if bars else 100.0

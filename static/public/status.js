@@ -1,0 +1,78 @@
+/* Live updates of the public status page over a websocket.
+ *
+ * The server pushes {"type": "snapshot", "version": N, ...} after every public
+ * change. On every (re)connect the page says which version it shows, and the
+ * server answers with the current one if it is newer, so nothing is lost while
+ * the connection was down. Reconnects back off from 0.5 s to 30 s with jitter.
+ */
+(function () {
+  "use strict";
+  var body = document.body;
+  var version = parseInt(body.getAttribute("data-snapshot-version"), 10) || 0;
+  var path = body.getAttribute("data-ws-path") || "/ws/public/";
+  var connection = document.querySelector('[data-field="connection"]');
+  var delay = 500;
+  var MAX_DELAY = 30000;
+  var socket = null;
+
+  function setConnection(text) { if (connection) connection.textContent = text; }
+
+  function setStatusClass(el, prefix, value) {
+    el.className = el.className.split(" ").filter(function (c) { return c.indexOf(prefix) !== 0; }).concat([prefix + value]).join(" ");
+  }
+
+  function apply(msg) {
+    if (msg.type !== "snapshot" || !(msg.version > version)) return;
+    version = msg.version;
+    body.setAttribute("data-snapshot-version", String(version));
+    var overall = document.querySelector("[data-overall]");
+    if (overall && msg.overall) {
+      setStatusClass(overall, "ind-", msg.overall.indicator);
+      overall.setAttribute("data-indicator", msg.overall.indicator);
+      overall.querySelector('[data-field="overall-status"]').textContent = msg.overall.description;
+    }
+    if (msg.html) {
+      Object.keys(msg.html).forEach(function (name) {
+        var region = document.querySelector('[data-live="' + name + '"]');
+        if (region) region.innerHTML = msg.html[name];
+      });
+    }
+    function paint(selector, field, states) {
+      Object.keys(states || {}).forEach(function (id) {
+        var el = document.querySelector("[" + selector + '="' + id + '"] [data-field="' + field + '"]');
+        if (!el) return;
+        el.textContent = states[id].label;
+        el.setAttribute("data-status", states[id].status);
+        setStatusClass(el, "st-", states[id].status);
+      });
+    }
+    paint("data-component-id", "component-status", msg.components);
+    paint("data-group-id", "group-status", msg.groups);
+  }
+
+  function connect() {
+    if (!("WebSocket" in window)) return;
+    var scheme = location.protocol === "https:" ? "wss://" : "ws://";
+    socket = new WebSocket(scheme + location.host + path);
+    socket.onopen = function () {
+      delay = 500;
+      setConnection("live updates on");
+      socket.send(JSON.stringify({ type: "hello", version: version }));
+    };
+    socket.onmessage = function (event) {
+      try { apply(JSON.parse(event.data)); } catch (e) { /* a bad frame must not stop later ones */ }
+    };
+    socket.onclose = function () {
+      setConnection("live updates reconnecting…");
+      var wait = delay / 2 + Math.random() * delay / 2;
+      delay = Math.min(MAX_DELAY, delay * 2);
+      setTimeout(connect, wait);
+    };
+  }
+
+  // A tab woken from sleep may hold a dead socket: reconnect at once if so.
+  document.addEventListener("visibilitychange", function () {
+    if (document.visibilityState === "visible" && socket && socket.readyState === WebSocket.CLOSED) { delay = 500; connect(); }
+  });
+  connect();
+})();
