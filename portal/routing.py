@@ -7,8 +7,10 @@ from typing import Any
 from django.urls import path
 
 from incidents.consumers import DashboardConsumer, IncidentConsumer
+from incidents.public.routing import websocket_urlpatterns as public_websocket_urlpatterns
 
 websocket_urlpatterns: list[Any] = [
     path("ws/incidents/<int:incident_id>/", IncidentConsumer.as_asgi()),
     path("ws/dashboard/", DashboardConsumer.as_asgi()),
+    *public_websocket_urlpatterns,
 ]
