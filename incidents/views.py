@@ -10,6 +10,7 @@ without JavaScript.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.contrib import messages
@@ -99,21 +100,41 @@ def _page_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 
 def _partial(request: HttpRequest, parts: dict[str, str]) -> str | None:
-    """The template of the named partial for an htmx refresh (`?part=timeline`), or None."""
+    """The partial template for an htmx request that targets one region of the page
+    (named by the target's id, or `?part=`), or None for the whole page."""
     if not request.htmx:
         return None
-    return parts.get(request.GET.get("part", ""))
+    return parts.get(request.htmx.target or "") or parts.get(request.GET.get("part", ""))
 
 
 # --- dashboard ---------------------------------------------------------------------
 
 
-def _open_by_severity() -> list[dict[str, Any]]:
-    incidents = list(selectors.incident_list_qs().open().order_by("severity__rank", "started_at"))
+def _duration_text(delta: timedelta) -> str:
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    return " ".join(p for p in parts if p) or "0m"
+
+
+def _with_timers(incidents: list[Incident], now: datetime) -> list[Incident]:
+    """Mark each incident's response timer: the target is met by the first human
+    action (acknowledgement), as in the API's `response_target_breached`."""
+    for incident in incidents:
+        reached = incident.acknowledged_at or now
+        incident.response_breached = reached > incident.response_due_at  # type: ignore[attr-defined]
+        if incident.acknowledged_at:
+            incident.response_text = _duration_text(incident.acknowledged_at - incident.started_at)  # type: ignore[attr-defined]
+    return incidents
+
+
+def _open_by_severity(now: datetime) -> list[dict[str, Any]]:
+    incidents = _with_timers(list(selectors.incident_list_qs().open().order_by("severity__rank", "started_at")), now)
     groups = []
     for severity in Severity.objects.all():
         rows = [i for i in incidents if i.severity_id == severity.pk]
-        groups.append({"severity": severity, "incidents": rows})
+        groups.append({"severity": severity, "target": _duration_text(severity.response_target), "incidents": rows})
     return groups
 
 
@@ -131,21 +152,24 @@ def _service_board() -> list[dict[str, Any]]:
 
 
 DASHBOARD_PARTS = {
-    "incidents": "incidents/partials/open_incidents.html",
-    "services": "incidents/partials/service_board.html",
+    "open-incidents": "incidents/partials/open_incidents.html",
+    "service-board": "incidents/partials/service_board.html",
 }
 
 
 @login_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
+    now = timezone.now()
+    groups = _open_by_severity(now)
     context = _page_context(
         request,
-        severity_groups=_open_by_severity(),
+        severity_groups=groups,
+        open_count=sum(len(g["incidents"]) for g in groups),
         service_board=_service_board(),
         # Filled by alert ingestion once it exists; the include renders an empty feed.
         recent_alerts=[],
-        now=timezone.now(),
+        now=now,
     )
     template = _partial(request, DASHBOARD_PARTS) or "incidents/dashboard.html"
     return render(request, template, context)
@@ -190,7 +214,15 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
 @login_required
 @require_GET
 def incident_list(request: HttpRequest) -> HttpResponse:
-    filters = IncidentFilter(request.GET, queryset=selectors.incident_list_qs())
+    # Empty fields of the filter form mean "any": drop them before validating.
+    data = request.GET.copy()
+    for key in list(data):
+        values = [v for v in data.getlist(key) if v.strip()]
+        if values:
+            data.setlist(key, values)
+        else:
+            del data[key]
+    filters = IncidentFilter(data, queryset=selectors.incident_list_qs())
     qs = filters.qs if filters.is_valid() else selectors.incident_list_qs().none()
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     query = request.GET.copy()
@@ -212,7 +244,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
             "q": request.GET.get("q", ""),
         },
     )
-    template = _partial(request, {"results": "incidents/partials/incident_results.html"}) or "incidents/incident_list.html"
+    template = _partial(request, {"incident-results": "incidents/partials/incident_results.html"}) or "incidents/incident_list.html"
     return render(request, template, context, status=200 if filters.is_valid() else 400)
 
 
@@ -235,15 +267,19 @@ def _roles(incident: Incident) -> list[dict[str, Any]]:
 
 
 WAR_ROOM_PARTS = {
-    "header": "incidents/partials/incident_header.html",
+    "incident-header": "incidents/partials/incident_header.html",
     "timeline": "incidents/partials/timeline.html",
 }
 
 
 def _war_room_context(request: HttpRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
+    now = timezone.now()
+    _with_timers([incident], now)
     return _page_context(
         request,
         incident=incident,
+        now=now,
+        target=_duration_text(incident.severity.response_target),
         roles=_roles(incident),
         impacts=list(incident.impacts.all()),
         timeline=_timeline(incident),
@@ -435,7 +471,7 @@ def incident_update_preview(request: HttpRequest, ref: str) -> HttpResponse:
 @login_required
 @require_GET
 def service_list(request: HttpRequest) -> HttpResponse:
-    template = _partial(request, {"services": "incidents/partials/service_board.html"}) or "incidents/service_list.html"
+    template = _partial(request, {"service-board": "incidents/partials/service_board.html"}) or "incidents/service_list.html"
     return render(request, template, _page_context(request, service_board=_service_board()))
 
 
@@ -545,6 +581,7 @@ def _postmortem_or_404(incident: Incident) -> Postmortem:
 
 def _postmortem_context(request: HttpRequest, incident: Incident, postmortem: Postmortem, **extra: Any) -> dict[str, Any]:
     sections = list(postmortem.sections.all())
+    extra.setdefault("item_form", f.ActionItemForm())
     extra.setdefault("form", f.PostmortemForm(
         sections=sections,
         initial={"users_affected": postmortem.users_affected, "revenue_impact": postmortem.revenue_impact},
@@ -558,7 +595,6 @@ def _postmortem_context(request: HttpRequest, incident: Incident, postmortem: Po
         transitions=[(value, PostmortemStatus(value).label) for value in POSTMORTEM_TRANSITIONS[postmortem.status]],
         missing=[s for s in sections if s.required and s.is_empty],
         action_items=list(postmortem.action_items.all()),
-        item_form=f.ActionItemForm(),
         item_statuses=f.ActionItemStatusForm.base_fields["status"].choices,
         **extra,
     )

@@ -1,0 +1,95 @@
+/* Responder pages: ticking timers and live updates. No build step; loaded with defer.
+ *
+ * Live updates: an element with hx-ext="ws" ws-connect="..." data-live-event="NAME"
+ * opens a websocket (the htmx ws extension reconnects with backoff). Messages are
+ * typed JSON ({"event", "payload"}), not HTML: on each change the page fires NAME
+ * on <body>, and the regions listening for it (hx-trigger="NAME from:body") re-fetch
+ * their fragment through their own authenticated request. After a reconnect the
+ * same event fires once, so whatever was missed while away is caught up.
+ */
+(function () {
+  "use strict";
+
+  function compact(seconds) {
+    seconds = Math.max(0, Math.floor(seconds));
+    var d = Math.floor(seconds / 86400), h = Math.floor((seconds % 86400) / 3600), m = Math.floor((seconds % 3600) / 60);
+    if (d) return d + "d " + h + "h";
+    if (h) return h + "h " + m + "m";
+    if (m) return m + "m " + (seconds % 60) + "s";
+    return (seconds % 60) + "s";
+  }
+
+  function tick() {
+    var now = Date.now();
+    document.querySelectorAll("[data-since]").forEach(function (el) {
+      var t = Date.parse(el.getAttribute("data-since"));
+      if (!isNaN(t)) el.textContent = compact((now - t) / 1000);
+    });
+    document.querySelectorAll("[data-due]").forEach(function (el) {
+      var due = Date.parse(el.getAttribute("data-due"));
+      if (isNaN(due)) return;
+      var left = (due - now) / 1000;
+      if (left >= 0) {
+        el.textContent = "respond within " + compact(left);
+        el.classList.remove("breached");
+      } else {
+        el.textContent = "response overdue by " + compact(-left);
+        el.classList.add("breached");
+      }
+    });
+  }
+
+  function setLiveStatus(root, state, text) {
+    root.querySelectorAll("[data-live-status]").forEach(function (el) {
+      el.textContent = text;
+      el.setAttribute("data-state", state);
+    });
+    root.setAttribute("data-live-state", state);
+  }
+
+  function liveRoot(evt) {
+    var el = evt.target;
+    return el && el.closest ? el.closest("[data-live-event]") : null;
+  }
+
+  document.addEventListener("htmx:wsBeforeMessage", function (evt) {
+    var root = liveRoot(evt);
+    if (!root) return;
+    evt.preventDefault(); // JSON events, not HTML to swap
+    var message;
+    try { message = JSON.parse(evt.detail.message); } catch (e) { return; }
+    if (!message || message.event === "hello" || message.event === "pong") return;
+    root.setAttribute("data-last-event", message.event);
+    htmx.trigger(document.body, root.getAttribute("data-live-event"), message);
+  });
+
+  document.addEventListener("htmx:wsOpen", function (evt) {
+    var root = liveRoot(evt);
+    if (!root) return;
+    setLiveStatus(root, "live", "Live");
+    // Re-fetch once on every (re)connection: changes made between the page render
+    // (or the drop) and this moment reached no socket of ours.
+    htmx.trigger(document.body, root.getAttribute("data-live-event"), { event: "connected" });
+  });
+
+  document.addEventListener("htmx:wsClose", function (evt) {
+    var root = liveRoot(evt);
+    if (!root) return;
+    var code = evt.detail && evt.detail.event ? evt.detail.event.code : 0;
+    if (code >= 4000) setLiveStatus(root, "denied", "Not live: sign in again");
+    else setLiveStatus(root, "offline", "Reconnecting…");
+  });
+
+  // A fragment swapped in after a reconnect carries its own status badge: keep it truthful.
+  document.addEventListener("htmx:afterSwap", function () {
+    document.querySelectorAll("[data-live-event]").forEach(function (root) {
+      var state = root.getAttribute("data-live-state");
+      if (state === "live") setLiveStatus(root, "live", "Live");
+      else if (state === "offline") setLiveStatus(root, "offline", "Reconnecting…");
+    });
+    tick();
+  });
+
+  document.addEventListener("DOMContentLoaded", tick);
+  setInterval(tick, 1000);
+})();
