@@ -177,7 +177,7 @@ def enqueue(delivery_id: int) -> None:
     from incidents.integrations.tasks import process_delivery
 
     try:
-        process_delivery.apply_async(args=(delivery_id,), queue="alerts")
+        process_delivery.apply_async(args=(delivery_id,), queue="alerts", retry=False)
     except Exception:  # noqa: BLE001 - the row is stored: the sweeper processes it once Redis is back
         log.warning("could not enqueue delivery %s; the sweeper will pick it up", delivery_id, exc_info=True)
 
@@ -459,7 +459,8 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
         return counts
 
     if fired:
-        first = fired[0][1]
+        # The earliest alert names the incident, whatever order the payload lists them in.
+        first = min(fired, key=lambda pair: (pair[1].occurred_at, pair[1].fingerprint))[1]
         incident, how = _open_group_incident(integration, group_key, first, route, force_reopen=any(s.action == "reopen" for _, s in fired))
         if how == "existing" and incident.status == IncidentStatus.MONITORING:
             incident = incident_change_status(
