@@ -24,7 +24,7 @@ def web_command(python: str, host: str, port: int) -> list[str]:
     """The web process's command line, shared with the API benchmark so that it
     measures the server exactly as the portal runs it."""
     return [python, "-m", "uvicorn", "portal.asgi:application", "--host", host, "--port", str(port),
-            "--no-access-log", "--ws", "websockets"]  # fmt: skip
+            "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "off"]  # fmt: skip
 
 
 class Command(BaseCommand):
@@ -40,6 +40,7 @@ class Command(BaseCommand):
         if redis_process is not None:
             self.stdout.write(f"embedded Redis on {settings.EMBEDDED_REDIS_SOCKET}")
         call_command("migrate", interactive=False, verbosity=0)
+        call_command("collectstatic", interactive=False, verbosity=0)
         if not no_demo:
             call_command("load_demo_data", verbosity=1)
 
