@@ -15,7 +15,16 @@ from rest_framework.response import Response
 from incidents import selectors, services
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter, MaintenanceFilter
-from incidents.models import ActionItem, Incident, MessageTemplate, Postmortem, Service, ServiceGroup, Severity, TimelineEvent
+from incidents.models import (
+    ActionItem,
+    Incident,
+    MessageTemplate,
+    Postmortem,
+    Service,
+    ServiceGroup,
+    Severity,
+    TimelineEvent,
+)
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination, TimelineCursorPagination
 

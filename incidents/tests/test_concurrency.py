@@ -10,7 +10,12 @@ import pytest
 from django.db import close_old_connections, connection
 
 from incidents.models import Incident, IncidentService, TimelineEvent, TimelineKind
-from incidents.services import incident_add_note, incident_change_severity, incident_change_status, incident_set_impact
+from incidents.services import (
+    incident_add_note,
+    incident_change_severity,
+    incident_change_status,
+    incident_set_impact,
+)
 from portal.tests.factories import ServiceFactory, declare, severity
 
 # serialized_rollback restores the severity scheme that migration 0002 creates, which a flush removes.
