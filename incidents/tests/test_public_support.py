@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 from django.utils import timezone
 
+from incidents.models import Severity
 from incidents.public import store
 from incidents.services import (
     incident_add_note,
@@ -44,6 +45,9 @@ def snapshot_dir(settings: Any, tmp_path: Any) -> Iterator[Any]:
 def world(cast: Any, snapshot_dir: Any) -> dict[str, Any]:
     """A public incident with updates, notes and roles; an internal incident on a
     public and an internal service; public and internal maintenance."""
+    # Transactional tests flush the rows migration 0002 created.
+    for rank in range(1, 5):
+        Severity.objects.get_or_create(name=f"SEV{rank}", defaults={"rank": rank})
     group = ServiceGroupFactory(slug="platform", name="Platform")
     cast.service.group = group
     cast.service.save()
