@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from incidents import forms as f
 from incidents import selectors, services
+from incidents.integrations import selectors as alert_selectors
 from incidents.api.filters import IncidentFilter
 from incidents.models import (
     ActionItem,
@@ -167,8 +168,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         severity_groups=groups,
         open_count=sum(len(g["incidents"]) for g in groups),
         service_board=_service_board(),
-        # Filled by alert ingestion once it exists; the include renders an empty feed.
-        recent_alerts=[],
+        recent_alerts=alert_selectors.recent_alerts(),
         now=now,
     )
     template = _partial(request, DASHBOARD_PARTS) or "incidents/dashboard.html"
@@ -292,6 +292,7 @@ def _war_room_context(request: HttpRequest, incident: Incident, **extra: Any) ->
         visibility_form=f.VisibilityForm(initial={"visibility": incident.visibility}),
         update_form=f.PublicUpdateForm(),
         postmortem=Postmortem.objects.filter(incident=incident).first(),
+        incident_alerts=alert_selectors.incident_alerts(incident.pk),
         **extra,
     )
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -199,6 +200,11 @@ class Alert(models.Model):
 
     def __str__(self) -> str:
         return f"{self.title} [{self.status}]"
+
+    @property
+    def received_at(self) -> object:
+        # The dashboard's feed names the time an item arrived `received_at`.
+        return self.last_received_at
 
     @property
     def is_firing(self) -> bool:

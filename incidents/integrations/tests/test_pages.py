@@ -104,3 +104,16 @@ def test_the_alert_list_partial_for_htmx(cast) -> None:
     response = responder.get("/integrations/alerts/?status=all&integration=abc", HTTP_HX_REQUEST="true")
     assert response.status_code == 200
     assert "<html" not in response.content.decode()
+
+
+def test_the_war_room_and_the_dashboard_show_the_alerts(cast) -> None:
+    integration, _ = make(IntegrationKind.ALERTMANAGER)
+    store(integration, fixture("alertmanager", "firing.json"))
+    process_pending()
+    alert = Alert.objects.get(fingerprint="1ebb5ee975369fdb")
+    responder = signed_in(cast.responder)
+    war_room = responder.get(f"/incidents/INC-{alert.incident_id}/").content.decode()
+    assert 'id="incident-alerts"' in war_room
+    assert f'href="/integrations/alerts/{alert.pk}/"' in war_room
+    dashboard = responder.get("/").content.decode()
+    assert "5xx rate above 5% on api-1" in dashboard
