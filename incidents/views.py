@@ -25,8 +25,8 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 
 from incidents import forms as f
 from incidents import selectors, services
-from incidents.integrations import selectors as alert_selectors
 from incidents.api.filters import IncidentFilter
+from incidents.integrations import selectors as alert_selectors
 from incidents.models import (
     ActionItem,
     Impact,

@@ -226,3 +226,56 @@ def test_an_invalid_transition_shows_the_allowed_ones_in_the_war_room(live_asgi:
             expect(page.locator('#incident-header [data-field="status"]')).to_have_text("Resolved")
         finally:
             browser.close()
+
+
+def test_declaring_from_the_dashboard_takes_one_click_and_shows_live_on_another_dashboard(
+    live_asgi: AsgiServer, cast: Any
+) -> None:
+    from playwright.sync_api import expect, sync_playwright
+
+    from incidents import services
+
+    resolved = declare(by=cast.responder, title="Old outage", sev="SEV2", visibility="public", impacts={cast.service: "partial_outage"})
+    services.incident_change_status(incident=resolved, status="resolved", by=cast.responder)
+    services.postmortem_start(incident=resolved, by=cast.responder)
+    responder_cookie = _session_cookie(cast.responder, live_asgi)
+    viewer_cookie = _session_cookie(cast.viewer, live_asgi)
+    SCREENSHOTS.mkdir(exist_ok=True)
+
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            actor = browser.new_context(viewport={"width": 1366, "height": 900})
+            actor.add_cookies([responder_cookie])
+            other = browser.new_context(viewport={"width": 1366, "height": 900})
+            other.add_cookies([viewer_cookie])
+
+            board = other.new_page()
+            board.goto(f"{live_asgi.url}/")
+            _wait_live(board)
+            board.evaluate("window.__notReloaded = true")
+
+            page = actor.new_page()
+            page.goto(f"{live_asgi.url}/")
+            page.click("text=Declare incident")  # the one click
+            page.wait_for_selector("#declare-form")
+            page.fill("input[name=title]", "Payments are timing out")
+            page.select_option("select[name=severity]", label="SEV1")
+            page.check(f"input[name=services][value='{cast.service.pk}']")
+            page.check("input[name=visibility][value=public]")
+            page.screenshot(path=str(SCREENSHOTS / "declare.png"), full_page=True)
+            page.click("#declare-form button[type=submit]")
+            page.wait_for_url("**/incidents/INC-*/")
+            expect(page.locator("#incident-header h1")).to_contain_text("Payments are timing out")
+            expect(page.locator('#incident-header [data-role="commander"]')).to_contain_text(cast.responder.get_full_name())
+
+            expect(board.locator("#open-incidents")).to_contain_text("Payments are timing out", timeout=LIVE_BUDGET_MS)
+            assert board.evaluate("window.__notReloaded === true")
+
+            page.goto(f"{live_asgi.url}/incidents/?open=false")
+            expect(page.locator("#incident-results")).to_contain_text("Old outage")
+            page.screenshot(path=str(SCREENSHOTS / "incident-list.png"), full_page=True)
+            page.goto(f"{live_asgi.url}/incidents/{resolved.reference}/postmortem/")
+            page.screenshot(path=str(SCREENSHOTS / "postmortem-editor.png"), full_page=True)
+        finally:
+            browser.close()
