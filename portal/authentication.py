@@ -26,7 +26,9 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         if parts is None:
             raise exceptions.AuthenticationFailed("Invalid API token.")
         key_id, secret = parts
-        token = ApiToken.objects.select_related("user").filter(key_id=key_id).first()
+        # The owner's membership comes in the same query: every request checks the
+        # organisation role, and a second query per API call is pure overhead.
+        token = ApiToken.objects.select_related("user", "user__membership").filter(key_id=key_id).first()
         if token is None or not token.matches(secret):
             raise exceptions.AuthenticationFailed("Invalid API token.")
         if not token.is_active:

@@ -212,9 +212,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @action(detail=True, methods=["get"], pagination_class=TimelineCursorPagination, filterset_class=None)
     def timeline(self, request: Request, pk: str) -> Response:
         pk_int = Incident.id_from_reference(pk)
-        if pk_int is None or not Incident.objects.filter(pk=pk_int).exists():
+        if pk_int is None:
             raise Http404
         page = self.paginate_queryset(selectors.timeline_qs(pk_int))
+        # Events exist only for an existing incident, so the existence check is
+        # needed only when the page is empty (a second query saved on every read).
+        if not page and not Incident.objects.filter(pk=pk_int).exists():
+            raise Http404
         return self.get_paginated_response(s.TimelineEventSerializer(page, many=True).data)
 
     @extend_schema(summary="Pin or unpin a timeline event", parameters=[INCIDENT_REF, OpenApiParameter("event_id", int, OpenApiParameter.PATH)],

@@ -18,13 +18,23 @@ from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from portal import embedded_redis
+from portal.env import env_int
+
+
+def web_workers() -> int:
+    """Web processes: WEB_CONCURRENCY, else one per core up to four. One process
+    runs Python on one core at a time (the GIL), so a single process leaves the
+    other cores idle and queues every request behind the one running."""
+    return env_int("WEB_CONCURRENCY", min(4, os.cpu_count() or 1), minimum=1, maximum=64)
 
 
 def web_command(python: str, host: str, port: int) -> list[str]:
-    """The web process's command line, shared with the API benchmark so that it
-    measures the server exactly as the portal runs it."""
+    """The web process's command line, shared with the API benchmark and the CI
+    smoke test so that they run the server exactly as the portal does. uvicorn
+    picks uvloop and httptools (installed by uvicorn[standard]) by itself."""
     return [python, "-m", "uvicorn", "portal.asgi:application", "--host", host, "--port", str(port),
-            "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "off"]  # fmt: skip
+            "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "off",
+            "--workers", str(web_workers())]  # fmt: skip
 
 
 class Command(BaseCommand):
