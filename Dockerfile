@@ -36,6 +36,8 @@ USER portal
 EXPOSE 8000
 
 # The web process; the worker and beat override the command (docker-compose.yml).
-# Same flags as `manage.py runportal` (portal/management/commands/runportal.py).
+# Same flags as `manage.py runportal` (portal/management/commands/runportal.py);
+# uvicorn takes its number of processes from WEB_CONCURRENCY.
+ENV WEB_CONCURRENCY=2
 CMD ["python", "-m", "uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000", \
-     "--no-access-log", "--ws", "websockets"]
+     "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "off"]
