@@ -250,8 +250,10 @@ def severity_for(integration: Integration, signal: Signal) -> Severity:
         name = {"critical": "SEV1", "error": "SEV2", "high": "SEV2", "warning": "SEV3", "info": "SEV4", "low": "SEV4"}.get(
             (value or "").lower(), "SEV3"
         )
-    severity = Severity.objects.filter(name=name).first()
-    return severity or Severity.objects.order_by("-rank").first()  # type: ignore[return-value]
+    severity = Severity.objects.filter(name=name).first() or Severity.objects.order_by("-rank").first()
+    if severity is None:
+        raise RuntimeError("No severity is defined: alerts cannot declare incidents until one exists.")
+    return severity
 
 
 def _lock_alerts(integration: Integration, fingerprints: list[str]) -> dict[str, Alert]:
@@ -260,9 +262,8 @@ def _lock_alerts(integration: Integration, fingerprints: list[str]) -> dict[str,
     return {alert.fingerprint: alert for alert in rows}
 
 
-def _create_alert(integration: Integration, delivery: Delivery, signal: Signal, status: str) -> Alert | None:
-    """Insert the alert, or return None when another worker inserted it first."""
-    alert = Alert(
+def _new_alert(integration: Integration, delivery: Delivery, signal: Signal, status: str) -> Alert:
+    return Alert(
         integration=integration,
         fingerprint=signal.fingerprint,
         group_key=signal.group_key,
@@ -278,6 +279,22 @@ def _create_alert(integration: Integration, delivery: Delivery, signal: Signal, 
         last_received_at=delivery.received_at,
         last_delivery=delivery,
     )
+
+
+def _create_alerts(integration: Integration, delivery: Delivery, firsts: list[tuple[Signal, str]]) -> list[Alert] | None:
+    """Insert new alerts in one statement, or return None when a concurrent worker
+    inserted one of them first (the caller then goes row by row)."""
+    rows = [_new_alert(integration, delivery, signal, status) for signal, status in firsts]
+    try:
+        with transaction.atomic():
+            return Alert.objects.bulk_create(rows)
+    except IntegrityError:
+        return None
+
+
+def _create_alert(integration: Integration, delivery: Delivery, signal: Signal, status: str) -> Alert | None:
+    """Insert the alert, or return None when another worker inserted it first."""
+    alert = _new_alert(integration, delivery, signal, status)
     try:
         with transaction.atomic():
             alert.save(force_insert=True)
@@ -373,9 +390,12 @@ def _open_group_incident(
 
 
 def _reread_open_group(integration: Integration, group_key: str) -> Incident:
-    group = AlertGroup.objects.select_for_update().select_related("incident").get(
+    group = AlertGroup.objects.select_for_update().select_related("incident").filter(
         integration=integration, group_key=group_key, is_open=True
-    )
+    ).first()
+    if group is None:
+        # The conflict was not the group constraint: let the error through.
+        raise
     return group.incident
 
 
@@ -404,19 +424,48 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
     resolved: list[Alert] = []
     acked: list[tuple[Alert, Signal]] = []
     incident_actions: list[tuple[Alert, Signal, str]] = []
+    history: list[AlertEvent] = []
+
+    def transition(alert: Alert, signal: Signal, status: str) -> None:
+        # Decided under the alert's row lock, so a conflict can only be a replay.
+        history.append(AlertEvent(alert=alert, delivery=delivery, status=status, external_id=signal.transition_id[:128],
+                                  occurred_at=signal.occurred_at))  # fmt: skip
+
+    # New alerts first, in one INSERT: most of a burst is alerts never seen before.
+    firsts: dict[str, tuple[Signal, str]] = {}
     for signal in signals:
+        if signal.fingerprint not in alerts and signal.fingerprint not in firsts:
+            decision = _decide(None, signal, integration.kind)
+            if decision in ("fire", "record_resolved"):
+                firsts[signal.fingerprint] = (signal, AlertStatus.FIRING if decision == "fire" else AlertStatus.RESOLVED)
+    created_by_bulk: set[int] = set()
+    if len(firsts) > 1:
+        created = _create_alerts(integration, delivery, list(firsts.values()))
+        for alert in created or []:
+            alerts[alert.fingerprint] = alert
+            created_by_bulk.add(id(firsts[alert.fingerprint][0]))
+
+    for signal in signals:
+        if id(signal) in created_by_bulk:
+            alert = alerts[signal.fingerprint]
+            transition(alert, signal, alert.status)
+            decision = "fire" if alert.status == AlertStatus.FIRING else "record_resolved"
+            counts[decision] += 1
+            if decision == "fire":
+                fired.append((alert, signal))
+            continue
         alert = alerts.get(signal.fingerprint)
         decision = _decide(alert, signal, integration.kind)
         if alert is None and decision in ("fire", "record_resolved"):
             status = AlertStatus.FIRING if decision == "fire" else AlertStatus.RESOLVED
-            created = _create_alert(integration, delivery, signal, status)
-            if created is None:  # inserted by a concurrent worker: lock it and decide again
+            created_one = _create_alert(integration, delivery, signal, status)
+            if created_one is None:  # inserted by a concurrent worker: lock it and decide again
                 alerts.update(_lock_alerts(integration, [signal.fingerprint]))
                 alert = alerts[signal.fingerprint]
                 decision = _decide(alert, signal, integration.kind)
             else:
-                alert = alerts[signal.fingerprint] = created
-                _record_event(alert, delivery, signal, status)
+                alert = alerts[signal.fingerprint] = created_one
+                transition(alert, signal, status)
                 counts[decision] += 1
                 if decision == "fire":
                     fired.append((alert, signal))
@@ -448,11 +497,13 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
                 resolved.append(alert)
             elif decision == "ack":
                 acked.append((alert, signal))
-            _record_event(alert, delivery, signal, new_status)
+            transition(alert, signal, new_status)
         elif decision in ("priority", "annotate"):
             if _record_event(alert, delivery, signal, alert.status, kind=decision):
                 incident_actions.append((alert, signal, decision))
         alert.save(update_fields=fields)
+    if history:
+        AlertEvent.objects.bulk_create(history, ignore_conflicts=True)
 
     route = route_for(integration, (fired[0][1] if fired else signals[0]))
     if route.action != AlertAction.DECLARE:

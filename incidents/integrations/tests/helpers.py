@@ -12,7 +12,7 @@ from typing import Any
 from django.test import Client
 
 from incidents.integrations import services
-from incidents.models import Delivery, DeliveryStatus, Incident, Integration, TimelineEvent
+from incidents.models import Delivery, DeliveryStatus, Incident, Integration, Severity, TimelineEvent
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -25,7 +25,14 @@ def fixture_json(kind: str, name: str) -> Any:
     return json.loads(fixture(kind, name))
 
 
+def ensure_severities() -> None:
+    """Transactional tests elsewhere flush the migration's severity rows; put them back."""
+    for rank in range(1, 5):
+        Severity.objects.get_or_create(name=f"SEV{rank}", defaults={"rank": rank})
+
+
 def make(kind: str, *, name: str = "", **options: Any) -> tuple[Integration, str]:
+    ensure_severities()
     options.setdefault("reopen_window", timedelta(0))
     return services.integration_create(kind=kind, name=name or kind, by=None, **options)
 
