@@ -43,3 +43,17 @@ def api(cast: Any) -> Any:
     from portal.tests.factories import ApiClientFactory
 
     return ApiClientFactory(cast)
+
+
+@pytest.fixture
+def seeded_transactional_db(transactional_db: Any) -> None:
+    """A transactional database with the defaults migration 0002 seeds (severities,
+    message templates, postmortem template) put back: the flush after every
+    transactional test removes them. `serialized_rollback` is not an option: it
+    collides with the content types that other transactional tests recreate."""
+    import importlib
+
+    from django.apps import apps
+
+    migration = importlib.import_module("incidents.migrations.0002_timeline_append_only_and_defaults")
+    migration.defaults(apps, None)

@@ -18,8 +18,7 @@ from incidents.services import (
 )
 from portal.tests.factories import ServiceFactory, declare, severity
 
-# serialized_rollback restores the severity scheme that migration 0002 creates, which a flush removes.
-pytestmark = pytest.mark.django_db(transaction=True, serialized_rollback=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_transactional_db")]
 
 
 def _race(*jobs: Callable[[], Any]) -> list[BaseException]:
