@@ -241,3 +241,18 @@ def test_pin_a_timeline_event(api, cast) -> None:
     assert response.status_code == 200 and response.json()["pinned"] is True
     other = _declare(client)["reference"]
     assert client.post(f"/api/v1/incidents/{other}/timeline/{event_id}/pin/", {"pinned": True}, format="json").status_code == 404
+
+
+def test_hand_built_output_keeps_the_declared_fields_of_the_schema(api, cast) -> None:
+    """The hot read serializers build their dicts by hand; their keys must stay the
+    declared fields that the OpenAPI schema publishes."""
+    from incidents.api.serializers import IncidentDetailSerializer, IncidentListSerializer, TimelineEventSerializer
+
+    client = api.as_(cast.responder)
+    ref = _declare(client, commander="responder")["reference"]
+    listed = client.get("/api/v1/incidents/").json()["results"][0]
+    assert list(listed) == IncidentListSerializer.Meta.fields
+    assert list(client.get(f"/api/v1/incidents/{ref}/").json()) == IncidentDetailSerializer.Meta.fields
+    event = client.get(f"/api/v1/incidents/{ref}/timeline/").json()["results"][0]
+    assert list(event) == TimelineEventSerializer.Meta.fields
+    assert set(event["author"]) == {"id", "username", "name"}
