@@ -79,13 +79,13 @@ def free_port() -> int:
 
 
 @contextmanager
-def processes(env: dict[str, str], port: int, concurrency: int) -> Iterator[None]:
+def processes(env: dict[str, str], port: int, concurrency: int, web_workers: int) -> Iterator[None]:
     python = sys.executable
     log_dir = Path(env["DATA_DIR"])
     log_dir.mkdir(parents=True, exist_ok=True)
     commands = {
         "web": [python, "-m", "uvicorn", "portal.asgi:application", "--host", "127.0.0.1", "--port", str(port),
-                "--no-access-log", "--log-level", "warning"],
+                "--no-access-log", "--log-level", "warning", "--workers", str(web_workers)],
         "worker": [python, "-m", "celery", "-A", "portal", "worker", "-Q", "alerts", "--concurrency", str(concurrency),
                    "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
     }  # fmt: skip
@@ -193,7 +193,8 @@ def main() -> None:
     parser.add_argument("--replay", type=int, default=10_000)
     parser.add_argument("--replay-groups", type=int, default=500)
     parser.add_argument("--clients", type=int, default=8)
-    parser.add_argument("--worker-concurrency", type=int, default=2)
+    parser.add_argument("--worker-concurrency", type=int, default=4)
+    parser.add_argument("--web-workers", type=int, default=2)
     args = parser.parse_args()
 
     env = configure_env()
@@ -216,7 +217,7 @@ def main() -> None:
     port = free_port()
     start = datetime.now(UTC) - timedelta(minutes=5)
 
-    with processes(env, port, args.worker_concurrency):
+    with processes(env, port, args.worker_concurrency, args.web_workers):
         # warm-up: connections, imports, first queries
         post_all(port, f"/integrations/alertmanager/{token}/", [notification("warmup", [("warmup-0", start)])], 1)
         wait_processed(60)

@@ -182,25 +182,33 @@ def enqueue(delivery_id: int) -> None:
         log.warning("could not enqueue delivery %s; the sweeper will pick it up", delivery_id, exc_info=True)
 
 
-@transaction.atomic
 def delivery_store(
     *, integration: Integration, body: str, headers: dict[str, str], external_id: str = "", assigned_key: str = ""
 ) -> Delivery:
     """Keep the raw payload, then (after commit) queue it for processing.
 
     A delivery whose sender id was already received is kept, marked duplicate, and
-    not processed again (PagerDuty retries a webhook with the same X-Webhook-Id)."""
-    duplicate = bool(external_id) and Delivery.objects.filter(integration=integration, external_id=external_id).exists()
-    delivery = Delivery.objects.create(
-        integration=integration,
-        body=body,
-        headers=headers,
-        external_id=external_id[:128],
-        assigned_key=assigned_key,
-        status=DeliveryStatus.DUPLICATE if duplicate else DeliveryStatus.PENDING,
-    )
-    if not duplicate:
+    not processed again (PagerDuty retries a webhook with the same X-Webhook-Id).
+    Without a sender id the row is one INSERT in autocommit: the commit that makes
+    the 2xx truthful, and nothing more on the webhook's hot path."""
+    if not external_id:
+        delivery = Delivery.objects.create(
+            integration=integration, body=body, headers=headers, assigned_key=assigned_key, status=DeliveryStatus.PENDING
+        )
         transaction.on_commit(partial(enqueue, delivery.pk))
+        return delivery
+    with transaction.atomic():
+        duplicate = Delivery.objects.filter(integration=integration, external_id=external_id).exists()
+        delivery = Delivery.objects.create(
+            integration=integration,
+            body=body,
+            headers=headers,
+            external_id=external_id[:128],
+            assigned_key=assigned_key,
+            status=DeliveryStatus.DUPLICATE if duplicate else DeliveryStatus.PENDING,
+        )
+        if not duplicate:
+            transaction.on_commit(partial(enqueue, delivery.pk))
     return delivery
 
 
