@@ -461,6 +461,7 @@ def incident_update_template(request: HttpRequest, ref: str) -> HttpResponse:
 @require_POST
 def incident_update_preview(request: HttpRequest, ref: str) -> HttpResponse:
     _incident_or_404(ref)
+    _require(request, RESPONDER)
     form = f.PreviewForm(request.POST)
     html = render_markdown(form.cleaned_data["body"]) if form.is_valid() else ""
     return render(request, "incidents/partials/preview.html", {"preview_html": html, "form": form})
@@ -557,8 +558,8 @@ def maintenance_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _back(request: HttpRequest, name: str, *args: Any, status: int) -> HttpResponse:
-    """After a refused change the page is shown again with the message; the status code
-    still says it was refused (htmx and API-minded clients look at it)."""
+    """After a refused change, back to the page, where the flashed message explains it.
+    htmx requests get the refusal's status code and an HX-Redirect instead."""
     response = HttpResponseRedirect(reverse(name, args=args))
     if request.htmx:
         return HttpResponse(status=status, headers={"HX-Redirect": response.url})
