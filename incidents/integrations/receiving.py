@@ -55,6 +55,10 @@ def read_body(request: HttpRequest) -> bytes:
         raise too_big
     if not body:
         raise Refused(400, "empty_body", "The request has no body; a JSON payload is expected.")
+    try:
+        body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Refused(400, "invalid_encoding", "The body must be UTF-8 encoded JSON.") from None
     return body
 
 

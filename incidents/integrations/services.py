@@ -539,7 +539,7 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
                 details={"alert_id": alert.pk, "fingerprint": alert.fingerprint, "integration": integration.name,
                          "status": "firing", "starts_at": signal.occurred_at.isoformat(), "labels": signal.labels},
             )  # fmt: skip
-    for alert, signal in acked:
+    for alert, _signal in acked:
         if alert.incident_id:
             incident_record_event(
                 incident=alert.incident_id,

@@ -14,7 +14,14 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 
 from incidents.integrations import services, tasks
-from incidents.integrations.tests.helpers import fixture, fixture_json, make, post_json, process_pending, store
+from incidents.integrations.tests.helpers import (
+    fixture,
+    fixture_json,
+    make,
+    post_json,
+    process_pending,
+    store,
+)
 from incidents.models import AlertGroup, Delivery, DeliveryStatus, Incident, IntegrationKind
 from portal.celery import app as celery_app
 

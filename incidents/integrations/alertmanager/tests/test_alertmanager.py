@@ -284,3 +284,11 @@ def test_get_is_not_allowed(client) -> None:
 def test_fixture_is_what_alertmanager_sends() -> None:
     payload = json.loads(fixture("alertmanager", "firing.json"))
     assert payload["version"] == "4" and payload["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
+
+
+def test_a_body_that_is_not_utf8_is_a_400_not_a_500(client) -> None:
+    integration, token = make(AM)
+    body = fixture("alertmanager", "firing.json").encode("utf-16")
+    response = client.post(url(token), data=body, content_type="application/json")
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "invalid_encoding"

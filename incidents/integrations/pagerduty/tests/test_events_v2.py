@@ -164,3 +164,8 @@ def test_the_endpoint_ignores_csrf(client) -> None:
     integration, token = make(PD)
     response = csrf_client.post(URL, data=json.dumps(event("events_v2_script_trigger.json", token)), content_type="application/json")
     assert response.status_code == 202
+
+
+def test_an_empty_or_non_utf8_body_is_a_400(client) -> None:
+    assert client.post(URL, data=b"", content_type="application/json").status_code == 400
+    assert client.post(URL, data='{"a": 1}'.encode("utf-16"), content_type="application/json").status_code == 400
