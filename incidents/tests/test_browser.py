@@ -9,7 +9,6 @@ a war room and the status page go to `screenshots/` (git-ignored) on every run.
 
 from __future__ import annotations
 
-import importlib
 import os
 import socket
 import threading
@@ -41,18 +40,8 @@ LIVE_BUDGET_MS = 2000
 if not os.path.exists(CHROMIUM) and not os.environ.get("REQUIRE_BROWSER"):
     pytestmark = [pytest.mark.skip(reason=f"{CHROMIUM} is missing (apt-get install chromium); set REQUIRE_BROWSER=1 to fail instead")]
 else:
-    pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+    pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_transactional_db")]
 
-
-@pytest.fixture(autouse=True)
-def _seeded_defaults(transactional_db: Any) -> None:
-    """Put back the severities and templates that migration 0002 seeds: the flush
-    after any transactional test removes them. (serialized_rollback cannot be used:
-    it collides with the content types other transactional tests recreate.)"""
-    from django.apps import apps
-
-    migration = importlib.import_module("incidents.migrations.0002_timeline_append_only_and_defaults")
-    migration.defaults(apps, None)
 
 
 class AsgiServer:

@@ -3,7 +3,6 @@ check, routing) and the real channel layer."""
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 import pytest
@@ -19,18 +18,8 @@ from incidents.live import payload_for
 from portal.asgi import application
 from portal.tests.factories import declare
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("seeded_transactional_db")]
 
-
-@pytest.fixture(autouse=True)
-def _seeded_defaults(transactional_db: Any) -> None:
-    """Put back the severities and templates that migration 0002 seeds: the flush
-    after any transactional test removes them. (serialized_rollback cannot be used:
-    it collides with the content types other transactional tests recreate.)"""
-    from django.apps import apps
-
-    migration = importlib.import_module("incidents.migrations.0002_timeline_append_only_and_defaults")
-    migration.defaults(apps, None)
 
 
 def _session_cookie(user: Any) -> str:
