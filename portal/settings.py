@@ -195,7 +195,7 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Alert deliveries stored while Redis or every worker was down get processed once they are back.
-    "alerts-sweep-pending-deliveries": {"task": "integrations.sweep_pending_deliveries", "schedule": 60.0},
+    "alerts-sweep-pending-deliveries": {"task": "integrations.sweep_pending_deliveries", "schedule": 60.0, "options": {"queue": "alerts"}},
 }
 
 # --- Auth, sessions ------------------------------------------------------------------
