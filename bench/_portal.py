@@ -28,7 +28,8 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def setup_django(data_dir: str) -> None:
+def setup_django(data_dir: str) -> subprocess.Popen[bytes] | None:
+    """Returns the embedded Redis process this started (stop it at the end)."""
     os.environ["DATA_DIR"] = data_dir
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
     sys.path.insert(0, str(ROOT))
@@ -39,9 +40,10 @@ def setup_django(data_dir: str) -> None:
 
     from portal import embedded_redis
 
-    embedded_redis.ensure_running_for_settings()
+    redis_process = embedded_redis.ensure_running_for_settings()
     call_command("migrate", interactive=False, verbosity=0)
     call_command("load_demo_data", verbosity=0)
+    return redis_process
 
 
 def start_web(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
@@ -60,6 +62,14 @@ def start_web(port: int, env: dict[str, str] | None = None) -> subprocess.Popen[
             time.sleep(0.2)
     process.kill()
     raise RuntimeError("the web process did not come up")
+
+
+def tree_rss_kib(pid: int) -> int:
+    """Resident memory of a process and its children (uvicorn's workers)."""
+    total = rss_kib(pid)
+    for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+        total += rss_kib(int(child))
+    return total
 
 
 def rss_kib(pid: int) -> int:

@@ -78,7 +78,7 @@ def main() -> None:
         if not shutil.which(tool) and not Path(f"/usr/sbin/{tool}").exists():
             sys.exit(f"{tool} is not installed: apt-get install -y wrk nginx")
     _portal.raise_nofile()
-    _portal.setup_django(args.data_dir)
+    redis_process = _portal.setup_django(args.data_dir)
     from incidents.public import rebuild
 
     rebuild.rebuild()
@@ -117,6 +117,9 @@ def main() -> None:
         nginx.terminate()
         nginx.wait(timeout=10)
         _portal.stop(web)
+        from portal import embedded_redis
+
+        embedded_redis.stop(redis_process)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import threading
 
 from incidents import events
 from incidents.public import snapshot, store
+from incidents.public.data import load_public_data
 from portal.realtime import PUBLIC_GROUP, broadcast
 
 log = logging.getLogger(__name__)
@@ -26,10 +27,19 @@ def rebuild() -> int | None:
     Returns the new version, or None when nothing public changed. Safe to run
     twice or concurrently: the version is taken before reading the database and
     Redis keeps only the newest, so a slow build can never replace a newer one.
+
+    Open pages get the live part first, before the pages, feeds and JSON are
+    rendered; the message is sent again once the snapshot is published, so a
+    page that (re)connected in between still gets it. Consumers drop a version
+    they already have.
     """
     previous = store.redis_version()
     version = snapshot.new_version(previous)
-    content_hash, stamp = snapshot.build(previous_version=previous)
+    data = load_public_data()
+    live_hash, live = snapshot.live_message(data)
+    if store.swap_live_hash(live_hash):
+        broadcast(PUBLIC_GROUP, EVENT, {**live, "version": version})
+    content_hash, stamp = snapshot.build(previous_version=previous, data=data)
     if content_hash == store.current_hash():
         return None
     built = stamp(version)

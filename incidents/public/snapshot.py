@@ -100,10 +100,8 @@ def _live(data: PublicData, context: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def render(data: PublicData) -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
-    """Every artifact as (text, content type) by path, and the live message; the
-    version is still the placeholder."""
-    context: dict[str, Any] = {
+def _context(data: PublicData) -> dict[str, Any]:
+    return {
         "data": data,
         "snapshot_version": VERSION_PLACEHOLDER,
         "incident_status": IncidentStatus,
@@ -111,6 +109,19 @@ def render(data: PublicData) -> tuple[dict[str, tuple[str, str]], dict[str, Any]
         "past_days": _past_days(data),
         "site_name": settings.SITE_NAME,
     }
+
+
+def live_message(data: PublicData) -> tuple[str, dict[str, Any]]:
+    """The live message alone, cheap to render (the first thing a rebuild sends),
+    and its content hash."""
+    live = _live(data, _context(data))
+    return hashlib.blake2b(json.dumps(live, sort_keys=True).encode(), digest_size=16).hexdigest(), live
+
+
+def render(data: PublicData) -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
+    """Every artifact as (text, content type) by path, and the live message; the
+    version is still the placeholder."""
+    context = _context(data)
     out: dict[str, tuple[str, str]] = {
         reverse("public:status"): (render_to_string("public/status.html", context), HTML),
         reverse("public:history"): (render_to_string("public/history.html", context), HTML),
@@ -147,11 +158,11 @@ def _past_days(data: PublicData) -> list[tuple[Any, list[Any]]]:
     return [(d, by_day[d]) for d in days]
 
 
-def build(*, previous_version: int = 0) -> tuple[str, Any]:
+def build(*, previous_version: int = 0, data: PublicData | None = None) -> tuple[str, Any]:
     """Read the database and render. Returns (content hash, a function that stamps
     a version and gives the Snapshot), so the caller can skip unchanged content
     before spending a version on it."""
-    texts, live = render(load_public_data())
+    texts, live = render(data or load_public_data())
     digest = hashlib.blake2b(digest_size=16)
     for path in sorted(texts):
         digest.update(path.encode() + b"\0" + texts[path][0].encode() + b"\0")

@@ -149,6 +149,11 @@ def current_hash() -> str | None:
     return value.decode() if value else None
 
 
+def swap_live_hash(live_hash: str) -> bool:
+    """Record the live message last pushed; True if it differs from the previous."""
+    return redis_client().getset(_key("live-hash"), live_hash) != live_hash.encode()
+
+
 def refresh() -> bool:
     """Fetch the snapshot from Redis if it is newer than ours. Raises on Redis errors."""
     mine = _current.version if _current is not None else 0
