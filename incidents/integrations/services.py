@@ -433,6 +433,7 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
     acked: list[tuple[Alert, Signal]] = []
     incident_actions: list[tuple[Alert, Signal, str]] = []
     history: list[AlertEvent] = []
+    repeats: list[int] = []
 
     def transition(alert: Alert, signal: Signal, status: str) -> None:
         # Decided under the alert's row lock, so a conflict can only be a replay.
@@ -509,7 +510,14 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
         elif decision in ("priority", "annotate"):
             if _record_event(alert, delivery, signal, alert.status, kind=decision):
                 incident_actions.append((alert, signal, decision))
-        alert.save(update_fields=fields)
+        if len(fields) == 2:
+            repeats.append(alert.pk)  # only "seen again": one UPDATE for all of them below
+        else:
+            alert.save(update_fields=fields)
+    if repeats:
+        Alert.objects.filter(pk__in=repeats, last_received_at__lt=delivery.received_at).update(
+            last_received_at=delivery.received_at, last_delivery=delivery
+        )
     if history:
         AlertEvent.objects.bulk_create(history, ignore_conflicts=True)
 
