@@ -166,7 +166,9 @@ CHANNEL_LAYERS = {
     "default": {
         "BACKEND": "channels_redis.core.RedisChannelLayer",
         "CONFIG": {
-            "hosts": [_redis_db_url(REDIS_DB_CHANNELS)],
+            # redis-py reads with a 5 s socket timeout, the same as channels_redis's
+            # 5 s BZPOPMIN: an idle receive then fails with TimeoutError. Read longer.
+            "hosts": [{"address": _redis_db_url(REDIS_DB_CHANNELS), "socket_timeout": 15}],
             "prefix": env_str("CHANNELS_PREFIX", "portal"),
             "capacity": 1000,
             "expiry": 30,
