@@ -112,6 +112,7 @@ def test_a_deleted_delivery_is_skipped() -> None:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("seeded_transactional_db")
 def test_concurrent_workers_on_one_group_open_a_single_incident() -> None:
     integration, _ = make(AM)
     payloads = []

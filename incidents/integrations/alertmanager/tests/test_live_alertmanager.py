@@ -106,7 +106,7 @@ def post_alerts(base: str, alerts: list[dict]) -> None:
 
 
 def test_alertmanager_opens_groups_and_resolves_incidents_through_both_routes(
-    live_server, transactional_db, eager_tasks, alertmanager
+    live_server, seeded_transactional_db, eager_tasks, alertmanager
 ) -> None:
     webhook, webhook_token = make(IntegrationKind.ALERTMANAGER, name="am-webhook")
     pagerduty, routing_key = make(IntegrationKind.PAGERDUTY_EVENTS_V2, name="am-pagerduty")
