@@ -14,6 +14,7 @@
   var delay = 500;
   var MAX_DELAY = 30000;
   var socket = null;
+  var timer = null;
 
   function setConnection(text) { if (connection) connection.textContent = text; }
 
@@ -66,13 +67,17 @@
       setConnection("live updates reconnecting…");
       var wait = delay / 2 + Math.random() * delay / 2;
       delay = Math.min(MAX_DELAY, delay * 2);
-      setTimeout(connect, wait);
+      timer = setTimeout(connect, wait);
     };
   }
 
   // A tab woken from sleep may hold a dead socket: reconnect at once if so.
   document.addEventListener("visibilitychange", function () {
-    if (document.visibilityState === "visible" && socket && socket.readyState === WebSocket.CLOSED) { delay = 500; connect(); }
+    if (document.visibilityState === "visible" && socket && socket.readyState === WebSocket.CLOSED) {
+      clearTimeout(timer);
+      delay = 500;
+      connect();
+    }
   });
   connect();
 })();
