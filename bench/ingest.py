@@ -35,7 +35,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -242,6 +241,8 @@ def main() -> None:
         print(f"webhook answer: p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
               f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} posts with {args.clients} clients")  # fmt: skip
 
+        if args.replay <= 0:
+            return
         rng = random.Random(4)
         groups = [f"r{n}" for n in range(args.replay_groups)]
         notifications = []
