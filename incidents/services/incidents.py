@@ -50,7 +50,10 @@ def _lock(incident: Incident | int) -> Incident:
     here instead of overwriting each other's fields (SQLite gets the same from its
     IMMEDIATE transactions)."""
     pk = incident if isinstance(incident, int) else incident.pk
-    return Incident.objects.select_for_update().select_related("severity").get(pk=pk)
+    # No select_related here: after waiting for the lock, PostgreSQL re-checks the
+    # row against the join, and a concurrent severity change makes the joined
+    # severity row stop matching, so the locked read would find no incident.
+    return Incident.objects.select_for_update().get(pk=pk)
 
 
 def _user_id(user: Any) -> int | None:
