@@ -5,6 +5,8 @@
 It (re)creates its own database (`bench_ingest` by default), migrates it, starts
 uvicorn (web) and a Celery worker on the `alerts` queue, then measures:
 
+0. receive only: the same posts with no worker running, to time the webhook
+   answer by itself; then the worker drains that backlog.
 1. sustained: Alertmanager v4 notifications (each a new group of `--alerts-per`
    firing alerts) posted by concurrent clients; alerts/s from the first post until
    every alert row and every incident row is committed; the webhook's answer time
@@ -35,6 +37,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -78,7 +81,8 @@ def free_port() -> int:
 
 
 @contextmanager
-def processes(env: dict[str, str], port: int, concurrency: int, web_workers: int) -> Iterator[None]:
+def processes(env: dict[str, str], port: int, concurrency: int, web_workers: int) -> Iterator[Any]:
+    """Start the web processes; yields a function that starts the worker."""
     python = sys.executable
     log_dir = Path(env["DATA_DIR"])
     log_dir.mkdir(parents=True, exist_ok=True)
@@ -89,9 +93,16 @@ def processes(env: dict[str, str], port: int, concurrency: int, web_workers: int
                    "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
     }  # fmt: skip
     running = {}
-    for name, command in commands.items():
+
+    def start(name: str) -> None:
         log = (log_dir / f"{name}.log").open("wb")
-        running[name] = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+        running[name] = subprocess.Popen(commands[name], cwd=ROOT, env={**os.environ, **env}, stdout=log, stderr=subprocess.STDOUT)
+
+    def start_worker() -> None:
+        start("worker")
+        time.sleep(2)  # the worker connects to the broker
+
+    start("web")
     try:
         deadline = time.monotonic() + 30
         while True:
@@ -104,8 +115,7 @@ def processes(env: dict[str, str], port: int, concurrency: int, web_workers: int
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"web did not start; see {log_dir / 'web.log'}") from None
                 time.sleep(0.2)
-        time.sleep(2)  # the worker connects to the broker
-        yield
+        yield start_worker
     finally:
         for process in running.values():
             process.send_signal(signal.SIGTERM)
@@ -216,10 +226,26 @@ def main() -> None:
     port = free_port()
     start = datetime.now(UTC) - timedelta(minutes=5)
 
-    with processes(env, port, args.worker_concurrency, args.web_workers):
+    with processes(env, port, args.worker_concurrency, args.web_workers) as start_worker:
         # warm-up: connections, imports, first queries
         post_all(port, f"/integrations/alertmanager/{token}/", [notification("warmup", [("warmup-0", start)])], 1)
-        wait_processed(60)
+
+        # Receiving alone (no worker yet): what the webhook answer costs by itself;
+        # then the worker drains the stored backlog.
+        backlog = [
+            notification(f"b{n}", [(f"b{n}-a{k}", start + timedelta(seconds=k)) for k in range(args.alerts_per)])
+            for n in range(args.notifications)
+        ]
+        latencies = post_all(port, f"/integrations/alertmanager/{token}/", backlog, args.clients)
+        print(f"receive only (worker stopped): webhook answer p50 {statistics.median(latencies) * 1000:.1f} ms, "
+              f"p99 {percentile(latencies, 99) * 1000:.1f} ms over {len(latencies)} posts with {args.clients} clients")  # fmt: skip
+        began = time.perf_counter()
+        start_worker()
+        finished = wait_processed(900)
+        print(f"backlog drain: {len(backlog) * args.alerts_per} alerts in {finished - began:.2f}s "
+              f"→ {len(backlog) * args.alerts_per / (finished - began):.0f} alerts/s (worker start included)")  # fmt: skip
+        sustained_before = Alert.objects.filter(integration=sustained).count()
+        incidents_before = Incident.objects.filter(alert_groups__integration=sustained).count()
 
         bodies = [
             notification(f"g{n}", [(f"g{n}-a{k}", start + timedelta(seconds=k)) for k in range(args.alerts_per)])
@@ -230,8 +256,8 @@ def main() -> None:
         latencies = post_all(port, f"/integrations/alertmanager/{token}/", bodies, args.clients)
         posted = time.perf_counter()
         finished = wait_processed(600)
-        alerts = Alert.objects.filter(integration=sustained).count() - 1
-        incidents = Incident.objects.filter(alert_groups__integration=sustained).count() - 1
+        alerts = Alert.objects.filter(integration=sustained).count() - sustained_before
+        incidents = Incident.objects.filter(alert_groups__integration=sustained).count() - incidents_before
         assert alerts == total_alerts, (alerts, total_alerts)
         assert incidents == args.notifications, (incidents, args.notifications)
         elapsed = finished - began
