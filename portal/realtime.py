@@ -12,10 +12,12 @@ dropped: the pages catch up from the database on reconnect.
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import os
+import threading
 from typing import Any
 
-from asgiref.sync import async_to_sync
 from channels.layers import get_channel_layer
 
 log = logging.getLogger(__name__)
@@ -31,12 +33,41 @@ DASHBOARD_GROUP = "dashboard"
 PUBLIC_GROUP = "public"
 
 
+class _LayerLoop:
+    """One event loop per process, in a daemon thread, for sending from sync code.
+
+    `async_to_sync` would start a fresh event loop for every call, and
+    channels_redis keeps its connection pools per loop, so each broadcast would
+    pay for a new Redis connection. Keeping one loop keeps the pool warm. The
+    loop is recreated after a fork (Celery's prefork children).
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._pid = 0
+
+    def loop(self) -> asyncio.AbstractEventLoop:
+        with self._lock:
+            if self._loop is None or self._pid != os.getpid():
+                loop = asyncio.new_event_loop()
+                threading.Thread(target=loop.run_forever, name="portal-broadcast", daemon=True).start()
+                self._loop, self._pid = loop, os.getpid()
+            return self._loop
+
+
+_layer_loop = _LayerLoop()
+SEND_TIMEOUT = 5.0
+
+
 def broadcast(group: str, event: str, payload: dict[str, Any]) -> bool:
     layer = get_channel_layer()
     if layer is None:
         return False
+    message = {"type": MESSAGE_TYPE, "event": event, "payload": payload}
     try:
-        async_to_sync(layer.group_send)(group, {"type": MESSAGE_TYPE, "event": event, "payload": payload})
+        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _layer_loop.loop())
+        future.result(timeout=SEND_TIMEOUT)
     except Exception:  # noqa: BLE001 - live pages are best effort; the database is the truth
         log.warning("broadcast to %s failed", group, exc_info=True)
         return False
