@@ -49,8 +49,11 @@ INCIDENT_IMPACTS = [c for c in Impact.choices if c[0] != Impact.OPERATIONAL]
 _DATETIME = serializers.DateTimeField()
 
 
-def _datetime(value: Any) -> str | None:
+def format_datetime(value: Any) -> str | None:
     return _DATETIME.to_representation(value) if value else None
+
+
+_datetime = format_datetime
 
 
 # --- reference fields ----------------------------------------------------------------

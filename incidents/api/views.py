@@ -94,6 +94,12 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def get_serializer_class(self) -> type:
         return s.IncidentListSerializer if self.action == "list" else s.IncidentDetailSerializer
 
+    def list(self, request: Request) -> Response:
+        # Rows, not model instances: see selectors.incident_list_rows. The cursor
+        # paginator reads its position from dict rows as well.
+        page = self.paginate_queryset(self.filter_queryset(selectors.incident_list_values()))
+        return self.get_paginated_response(selectors.incident_list_rows(page))
+
     def get_object(self) -> Incident:
         pk = Incident.id_from_reference(str(self.kwargs["pk"]))
         if pk is None:

@@ -256,3 +256,15 @@ def test_hand_built_output_keeps_the_declared_fields_of_the_schema(api, cast) ->
     event = client.get(f"/api/v1/incidents/{ref}/timeline/").json()["results"][0]
     assert list(event) == TimelineEventSerializer.Meta.fields
     assert set(event["author"]) == {"id", "username", "name"}
+
+
+def test_the_list_built_from_rows_equals_the_serializer_output(api, cast) -> None:
+    from incidents.api.serializers import IncidentListSerializer
+    from incidents.selectors import incident_list_qs
+
+    client = api.as_(cast.responder)
+    _declare(client, commander="responder", tags=["b-tag", "a-tag"])
+    _declare(client, services=[], visibility="internal", tags=[])
+    listed = client.get("/api/v1/incidents/").json()["results"]
+    expected = [IncidentListSerializer(incident).data for incident in incident_list_qs().order_by("-id")]
+    assert listed == expected
