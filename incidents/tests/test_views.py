@@ -183,7 +183,7 @@ def test_the_war_room_shows_header_roles_impact_and_timeline_with_pinned_events_
     page = client_for(cast.viewer).get(war_room(incident)).content.decode()
     assert incident.reference in page and "Checkout is failing" in page
     assert f'ws-connect="/ws/incidents/{incident.pk}/"' in page
-    assert 'data-role="commander"' in page and "owner" in page
+    assert 'data-role="commander"' in page and cast.owner.get_full_name() in page
     assert "Public API" in page and "Major outage" in page
     assert page.index("<strong>finding</strong>") < page.index("A later note")  # pinned on top, Markdown rendered
 
