@@ -93,6 +93,10 @@ def main() -> None:
     from portal.management.commands.runportal import web_workers
 
     workers = web_workers()
+    # nginx started as root serves through unprivileged workers: the temporary
+    # directory (0700) would answer 403 to every request, a meaningless baseline.
+    for folder in (Path(args.data_dir), root, root / "www"):
+        folder.chmod(0o755)
     (root / "nginx.conf").write_text(NGINX_CONF.format(root=root, port=nginx_port, workers=workers))
     nginx_bin = shutil.which("nginx") or "/usr/sbin/nginx"
     nginx = subprocess.Popen([nginx_bin, "-c", str(root / "nginx.conf"), "-p", str(root)], stdout=subprocess.DEVNULL)
@@ -110,6 +114,8 @@ def main() -> None:
                 r = wrk(f"http://127.0.0.1:{port}{path}", args.duration, args.connections, script)
                 results[name] = r
                 print(f"{path:28} {name:7} {r['rps']:9.0f} {r['p50_ms']:8.2f} {r['p99_ms']:8.2f} {r['errors']:7.0f}")
+            if any(results[name]["errors"] for name in results):
+                sys.exit(f"{path}: a server answered errors, so the comparison would mean nothing; see {root}/error.log")
             ratio = results["portal"]["rps"] / results["nginx"]["rps"]
             ok = ratio >= 0.25 and results["portal"]["p99_ms"] <= 20
             print(f"{path:28} ratio portal/nginx = {ratio:.2f}  (target >= 0.25, p99 <= 20 ms: {'met' if ok else 'NOT met'})\n")
