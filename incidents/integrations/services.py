@@ -49,6 +49,7 @@ from incidents.services import (
     incident_change_status,
     incident_declare,
     incident_record_event,
+    incident_record_events,
 )
 from portal.errors import ValidationFailed
 
@@ -538,15 +539,17 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
             incident = incident_change_severity(incident=incident, severity=severity, by=None, reason=f"Alert: {first.title}"[:500])
         ids = [alert.pk for alert, _ in fired]
         Alert.objects.filter(pk__in=ids).update(incident=incident)
-        for alert, signal in fired:
+        for alert, _signal in fired:
             alert.incident = incident
-            incident_record_event(
-                incident=incident,
-                kind=TimelineKind.ALERT,
-                body=f"Alert firing: {signal.title}",
-                details={"alert_id": alert.pk, "fingerprint": alert.fingerprint, "integration": integration.name,
-                         "status": "firing", "starts_at": signal.occurred_at.isoformat(), "labels": signal.labels},
-            )  # fmt: skip
+        incident_record_events(
+            incident=incident,
+            entries=[
+                (TimelineKind.ALERT, f"Alert firing: {signal.title}",
+                 {"alert_id": alert.pk, "fingerprint": alert.fingerprint, "integration": integration.name,
+                  "status": "firing", "starts_at": signal.occurred_at.isoformat(), "labels": signal.labels})
+                for alert, signal in fired
+            ],
+        )  # fmt: skip
     for alert, _signal in acked:
         if alert.incident_id:
             incident_record_event(

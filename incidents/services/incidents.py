@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -414,6 +414,30 @@ def incident_record_event(
     event = _event(incident, kind, by=by, body=body, details=details)
     _publish("incident.event_recorded", incident, public=False, event_id=event.pk)
     return event
+
+
+@transaction.atomic
+def incident_record_events(
+    *, incident: Incident | int, entries: Sequence[tuple[str, str, dict[str, Any]]], by: Any = None
+) -> list[TimelineEvent]:
+    """Append several (kind, body, details) events at once: one lock, one INSERT and
+    one published event, for bursts such as the alerts of one notification."""
+    for kind, _body, _details in entries:
+        if kind not in TimelineKind.values:
+            raise ValidationFailed("Unknown timeline event kind.", fields={"kind": [f"Choose one of {TimelineKind.values}."]})
+    if not entries:
+        return []
+    incident = _lock(incident)
+    now = timezone.now()
+    created = TimelineEvent.objects.bulk_create(
+        [
+            TimelineEvent(incident=incident, kind=kind, author_id=_user_id(by), body=body, details=details or {}, occurred_at=now,
+                          created_at=now)  # fmt: skip
+            for kind, body, details in entries
+        ]
+    )
+    _publish("incident.event_recorded", incident, public=False, count=len(created))
+    return created
 
 
 @transaction.atomic

@@ -50,3 +50,18 @@ def test_postgresql_refuses_raw_sql_that_rewrites_history(note: TimelineEvent) -
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute("UPDATE incidents_timelineevent SET pinned = true WHERE id = %s", [note.pk])
     assert TimelineEvent.objects.get(pk=note.pk).body == "Rolled back the deploy"
+
+
+def test_several_events_are_recorded_at_once_and_bad_kinds_refused(cast) -> None:
+    from incidents.services import incident_record_events
+    from portal.errors import ValidationFailed
+
+    incident = declare(by=cast.responder)
+    created = incident_record_events(
+        incident=incident, entries=[("alert", "Alert firing: a", {"alert_id": 1}), ("alert", "Alert firing: b", {"alert_id": 2})]
+    )
+    assert [e.body for e in created] == ["Alert firing: a", "Alert firing: b"] and all(e.pk for e in created)
+    assert TimelineEvent.objects.filter(incident=incident, kind="alert").count() == 2
+    with pytest.raises(ValidationFailed):
+        incident_record_events(incident=incident, entries=[("alert", "x", {}), ("gossip", "y", {})])
+    assert TimelineEvent.objects.filter(incident=incident, kind="alert").count() == 2
