@@ -195,9 +195,24 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 3600}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE_FILENAME = str(DATA_DIR / "celerybeat-schedule")
 CELERY_WORKER_CONCURRENCY = env_int("CELERY_WORKER_CONCURRENCY", 2, minimum=1)
+BEAT_HEARTBEAT_SECONDS = env_int("PORTAL_BEAT_HEARTBEAT_SECONDS", 60, minimum=1, maximum=3600)
+# Queues per kind of work; every task's queue is named here, not on the task.
+CELERY_TASK_ROUTES = {
+    "integrations.*": {"queue": "alerts"},
+    "incidents.public.*": {"queue": "snapshots"},
+}
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Alert deliveries stored while Redis or every worker was down get processed once they are back.
-    "alerts-sweep-pending-deliveries": {"task": "integrations.sweep_pending_deliveries", "schedule": 60.0, "options": {"queue": "alerts"}},
+    "alerts-sweep-pending-deliveries": {"task": "integrations.sweep_pending_deliveries", "schedule": 60.0},
+    # Catches up after Redis or the broker was down when a public change happened,
+    # and rolls the uptime bars and "today" over.
+    "public-status-snapshot": {"task": "incidents.public.rebuild_snapshot", "schedule": 60.0, "options": {"expires": 50}},
+    # Tells whether beat and a worker are both alive (portal/tasks.py).
+    "portal-beat-heartbeat": {
+        "task": "portal.tasks.beat_heartbeat",
+        "schedule": float(BEAT_HEARTBEAT_SECONDS),
+        "options": {"expires": BEAT_HEARTBEAT_SECONDS},
+    },
 }
 
 # --- Auth, sessions ------------------------------------------------------------------
@@ -220,7 +235,8 @@ USE_I18N = False
 USE_TZ = True
 
 STATIC_URL = "/static/"
-STATIC_ROOT = DATA_DIR / "staticfiles"
+STATIC_ROOT = Path(env_str("STATIC_ROOT", str(DATA_DIR / "staticfiles")))
+STATIC_ROOT.mkdir(parents=True, exist_ok=True)  # WhiteNoise warns on every start when it is missing
 STATICFILES_DIRS = [BASE_DIR / "static"]
 WHITENOISE_USE_FINDERS = True
 WHITENOISE_AUTOREFRESH = DEBUG

@@ -11,15 +11,14 @@ from __future__ import annotations
 import os
 import socket
 
+from django.conf import settings
 from django.core.cache import cache
 from django.utils import timezone
 
 from portal.celery import app
-from portal.env import env_int
 
 PING_KEY = "portal:ping:{token}"
 BEAT_HEARTBEAT_KEY = "portal:beat-heartbeat"
-BEAT_HEARTBEAT_SECONDS = env_int("PORTAL_BEAT_HEARTBEAT_SECONDS", 60, minimum=1, maximum=3600)
 
 
 @app.task(name="portal.tasks.ping", ignore_result=True)
@@ -30,13 +29,10 @@ def ping(token: str) -> str:
     return value
 
 
-@app.task(name="portal.tasks.beat_heartbeat", ignore_result=True, expires=BEAT_HEARTBEAT_SECONDS)
+@app.task(name="portal.tasks.beat_heartbeat", ignore_result=True)
 def beat_heartbeat() -> str:
     now = timezone.now().isoformat()
     # Three intervals: a reader that finds no key knows beat or the workers stopped.
-    cache.set(BEAT_HEARTBEAT_KEY, now, timeout=max(30, 3 * BEAT_HEARTBEAT_SECONDS))
+    cache.set(BEAT_HEARTBEAT_KEY, now, timeout=max(30, 3 * settings.BEAT_HEARTBEAT_SECONDS))
     return now
 
-
-# Registered here rather than in settings so that the schedule lives beside its task.
-app.add_periodic_task(BEAT_HEARTBEAT_SECONDS, beat_heartbeat.s(), name="portal beat heartbeat")

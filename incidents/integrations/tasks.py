@@ -12,7 +12,6 @@ from incidents.integrations import services
 @shared_task(
     bind=True,
     name="integrations.process_delivery",
-    queue="alerts",
     autoretry_for=(Exception,),
     retry_backoff=2,
     retry_backoff_max=300,  # well below the broker's visibility timeout
@@ -25,7 +24,7 @@ def process_delivery(self: Any, delivery_id: int) -> str:
     return services.delivery_process(delivery_id=delivery_id)
 
 
-@shared_task(name="integrations.sweep_pending_deliveries", queue="alerts")
+@shared_task(name="integrations.sweep_pending_deliveries")
 def sweep_pending_deliveries() -> int:
     """From beat: queue again deliveries stored while Redis or every worker was down."""
     return len(services.deliveries_sweep())

@@ -1,4 +1,4 @@
-"""Celery tasks of the public status page, on the `snapshots` queue."""
+"""Celery tasks of the public status page, routed to the `snapshots` queue (settings.CELERY_TASK_ROUTES)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,9 @@ from celery import shared_task
 
 from incidents.public import rebuild as rebuilding
 
-PERIODIC_SECONDS = 60.0
-
 
 @shared_task(
     name="incidents.public.rebuild_snapshot",
-    queue="snapshots",
     autoretry_for=(Exception,),
     retry_backoff=2,
     retry_backoff_max=60,
@@ -23,19 +20,3 @@ def rebuild_public_snapshot() -> int | None:
     # a new rebuild instead of riding on this one, which may have read before it.
     rebuilding.clear_queued()
     return rebuilding.rebuild()
-
-
-def _register_schedule() -> None:
-    """A periodic rebuild: catches up after Redis or the broker was down when a
-    change happened, and rolls the uptime bars and "today" over."""
-    from portal.celery import app
-
-    schedule = dict(app.conf.beat_schedule or {})
-    schedule.setdefault(
-        "public-status-snapshot",
-        {"task": "incidents.public.rebuild_snapshot", "schedule": PERIODIC_SECONDS, "options": {"queue": "snapshots", "expires": 50}},
-    )
-    app.conf.beat_schedule = schedule
-
-
-_register_schedule()

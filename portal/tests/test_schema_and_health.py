@@ -26,3 +26,18 @@ def test_health_endpoints(client: Client) -> None:
     assert client.get("/health/live").json() == {"status": "ok"}
     ready = client.get("/health/ready")
     assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+
+
+def test_every_task_is_routed_to_its_queue_and_every_scheduled_task_exists() -> None:
+    import incidents.integrations.tasks  # noqa: F401 - registers the tasks
+    import incidents.public.tasks  # noqa: F401
+    import portal.tasks  # noqa: F401
+    from portal.celery import app
+
+    route = app.amqp.router.route
+    assert route({}, "integrations.process_delivery")["queue"].name == "alerts"
+    assert route({}, "integrations.sweep_pending_deliveries")["queue"].name == "alerts"
+    assert route({}, "incidents.public.rebuild_snapshot")["queue"].name == "snapshots"
+    assert route({}, "portal.tasks.ping")["queue"].name == "default"
+    for entry in app.conf.beat_schedule.values():
+        assert entry["task"] in app.tasks
