@@ -474,3 +474,17 @@ def test_an_action_item_with_a_bad_url_is_refused(cast: Any, incident: Incident)
         reverse("action-item-create", args=[incident.reference]), {"title": "x", "priority": "high", "external_url": "not a url"}
     )
     assert response.status_code == 400 and "Enter a valid URL" in response.content.decode()
+
+
+def test_alerts_and_integrations_are_in_the_nav_by_role_and_refusals_are_a_page(cast: Any) -> None:
+    manager = client_for(cast.owner).get("/").content.decode()
+    assert 'href="/integrations/alerts/"' in manager and 'href="/integrations/"' in manager
+    responder = client_for(cast.responder).get("/").content.decode()
+    assert 'href="/integrations/alerts/"' in responder and 'href="/integrations/"' not in responder
+    viewer = client_for(cast.viewer).get("/").content.decode()
+    assert 'href="/integrations/alerts/"' not in viewer
+    refused = client_for(cast.responder).get("/integrations/")
+    assert refused.status_code == 403
+    assert "Not allowed" in refused.content.decode() and "needs the manager role" in refused.content.decode()
+    missing = client_for(cast.viewer).get("/no-such-page/")
+    assert missing.status_code == 404 and "Not found" in missing.content.decode()
