@@ -3,7 +3,14 @@ from __future__ import annotations
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
 
-from incidents.models import Incident, IncidentStatus, MaintenanceStatus, MaintenanceWindow, Visibility
+from incidents.models import (
+    Incident,
+    IncidentStatus,
+    MaintenanceStatus,
+    MaintenanceWindow,
+    Severity,
+    Visibility,
+)
 
 
 class IncidentFilter(filters.FilterSet):
@@ -32,10 +39,15 @@ class IncidentFilter(filters.FilterSet):
                 ids.append(int(part))
             elif part:
                 names.append(part)
-        cond = Q(severity_id__in=ids)
-        for item in names:
-            cond |= Q(severity__name__iexact=item)
-        return qs.filter(cond)
+        if names:
+            # Resolve names on the small severity table first, so that the incident
+            # query is a plain severity_id IN (...) served by incident_severity_idx
+            # rather than an OR across a join.
+            by_name = Q()
+            for item in names:
+                by_name |= Q(name__iexact=item)
+            ids += list(Severity.objects.filter(by_name).values_list("id", flat=True))
+        return qs.filter(severity_id__in=ids)
 
     def filter_service(self, qs: QuerySet[Incident], name: str, value: str) -> QuerySet[Incident]:
         return qs.filter(impacts__service__slug=value[:50])
