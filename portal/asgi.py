@@ -1,4 +1,5 @@
-"""ASGI entry point: HTTP through Django (its WSGI handler on a thread pool), websockets through Channels."""
+"""ASGI entry point: the status snapshot first, then HTTP through Django (its WSGI
+handler on a thread pool) and websockets through Channels."""
 
 from __future__ import annotations
 
@@ -20,11 +21,14 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from incidents.public.asgi import snapshot_first  # noqa: E402
 from portal.routing import websocket_urlpatterns  # noqa: E402
 
-application = ProtocolTypeRouter(
-    {
-        "http": django_http_app,
-        "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
-    }
+application = snapshot_first(
+    ProtocolTypeRouter(
+        {
+            "http": django_http_app,
+            "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
+        }
+    )
 )

@@ -1,5 +1,5 @@
-"""The web process's ASGI entry point: `portal.asgi.application`, with the status
-page and /api/v2 answered from the in-memory snapshot before Django is entered.
+"""The status page and /api/v2 answered from the in-memory snapshot before
+Django is entered: `portal.asgi` wraps its application in `snapshot_first`.
 
 These are the most-read URLs during an outage; answering them here skips the
 middleware stack and URL resolution (several times the throughput) and makes
@@ -10,27 +10,32 @@ a cold start) falls through to Django's views, which answer the same way.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
-from portal.asgi import application as portal_application
-
-from incidents.public.http import respond  # noqa: E402 - after Django is set up by portal.asgi
+from incidents.public.http import respond
 
 PREFIXES = ("/status/", "/api/v2/")
 METHODS = ("GET", "HEAD", "OPTIONS")
 
 
-async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
-    if scope["type"] == "http" and scope["method"] in METHODS and scope["path"].startswith(PREFIXES):
-        if_none_match = ""
-        for name, value in scope["headers"]:
-            if name == b"if-none-match":
-                if_none_match = value.decode("latin-1")
-                break
-        answer = respond(scope["path"], scope["method"], if_none_match)
-        if answer is not None:
-            status, headers, body = answer
-            await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": body})
-            return
-    await portal_application(scope, receive, send)
+ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
+
+
+def snapshot_first(inner: ASGIApp) -> ASGIApp:
+    async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and scope["method"] in METHODS and scope["path"].startswith(PREFIXES):
+            if_none_match = ""
+            for name, value in scope["headers"]:
+                if name == b"if-none-match":
+                    if_none_match = value.decode("latin-1")
+                    break
+            answer = respond(scope["path"], scope["method"], if_none_match)
+            if answer is not None:
+                status, headers, body = answer
+                await send({"type": "http.response.start", "status": status, "headers": headers})
+                await send({"type": "http.response.body", "body": body})
+                return
+        await inner(scope, receive, send)
+
+    return application

@@ -1,8 +1,8 @@
 """Django views of the status page and /api/v2: thin wrappers around the snapshot.
 
-Production traffic for these paths is answered by `incidents.public.asgi` before
-Django is entered; these views answer the same when the portal runs behind
-`portal.asgi` alone, and in tests.
+In the web process these paths are answered from the snapshot before Django is
+entered (`incidents.public.asgi.snapshot_first`, applied in `portal.asgi`); these
+views answer the same for what falls through, and in tests.
 """
 
 from __future__ import annotations

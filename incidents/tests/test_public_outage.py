@@ -55,7 +55,7 @@ def outage(settings: Any) -> Any:
 
 
 def _asgi_get(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tuple[int, dict[bytes, bytes], bytes]:
-    from incidents.public.asgi import application
+    from portal.asgi import application
 
     sent: list[dict[str, Any]] = []
 

@@ -31,10 +31,8 @@ def web_workers() -> int:
 def web_command(python: str, host: str, port: int) -> list[str]:
     """The web process's command line, shared with the API benchmark and the CI
     smoke test so that they run the server exactly as the portal does. uvicorn
-    picks uvloop and httptools (installed by uvicorn[standard]) by itself.
-    `incidents.public.asgi` is `portal.asgi` with the status page and /api/v2
-    answered from the in-memory snapshot before Django is entered."""
-    return [python, "-m", "uvicorn", "incidents.public.asgi:application", "--host", host, "--port", str(port),
+    picks uvloop and httptools (installed by uvicorn[standard]) by itself."""
+    return [python, "-m", "uvicorn", "portal.asgi:application", "--host", host, "--port", str(port),
             "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "off",
             "--workers", str(web_workers())]  # fmt: skip
 
