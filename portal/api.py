@@ -14,7 +14,7 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from portal.errors import NotAllowed
-from portal.models import ApiToken, OrgRole, Team, TokenScope, role_of
+from portal.models import ApiToken, OrgRole, Team, TokenScope, display_name, role_of
 
 User = get_user_model()
 
@@ -37,7 +37,7 @@ class UserSerializer(serializers.ModelSerializer):
         fields = ["id", "username", "name", "role", "teams"]
 
     def get_name(self, user: Any) -> str:
-        return user.get_full_name() or user.username
+        return display_name(user)
 
     def get_role(self, user: Any) -> str:
         return role_of(user) or OrgRole.VIEWER

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from typing import Any
 
 from django.conf import settings
 from django.db import models
@@ -57,6 +58,11 @@ def role_of(user: object) -> str | None:
         role = OrgRole.VIEWER
     user._portal_role = role  # type: ignore[attr-defined]
     return role
+
+
+def display_name(user: Any) -> str:
+    """How the portal names a person: full name, else username."""
+    return user.get_full_name() or user.get_username()
 
 
 def has_role(user: object, needed: str) -> bool:

@@ -35,7 +35,7 @@ from incidents.models import (
     TimelineEvent,
     Visibility,
 )
-from portal.models import Team
+from portal.models import Team, display_name
 
 User = get_user_model()
 
@@ -52,8 +52,6 @@ _DATETIME = serializers.DateTimeField()
 def format_datetime(value: Any) -> str | None:
     return _DATETIME.to_representation(value) if value else None
 
-
-_datetime = format_datetime
 
 
 # --- reference fields ----------------------------------------------------------------
@@ -118,7 +116,7 @@ class UserBriefSerializer(serializers.Serializer):
     name = serializers.SerializerMethodField()
 
     def get_name(self, user: Any) -> str:
-        return user.get_full_name() or user.username
+        return display_name(user)
 
     def to_representation(self, user: Any) -> dict[str, Any]:
         return {"id": int(user.id), "username": str(user.username), "name": self.get_name(user)}
@@ -280,9 +278,9 @@ class IncidentListSerializer(serializers.ModelSerializer):
             "status": str(incident.status),
             "severity": _SEVERITY_BRIEF.to_representation(incident.severity),
             "visibility": str(incident.visibility),
-            "started_at": _datetime(incident.started_at),
-            "acknowledged_at": _datetime(incident.acknowledged_at),
-            "resolved_at": _datetime(incident.resolved_at),
+            "started_at": format_datetime(incident.started_at),
+            "acknowledged_at": format_datetime(incident.acknowledged_at),
+            "resolved_at": format_datetime(incident.resolved_at),
             "impacts": [_IMPACT.to_representation(impact) for impact in incident.impacts.all()],
             "commander": self.get_commander(incident),
             "tags": [tag.name for tag in incident.tags.all()],
@@ -350,8 +348,8 @@ class TimelineEventSerializer(serializers.ModelSerializer):
             "id": int(event.id),
             "kind": str(event.kind),
             "author": None if author is None else _USER_BRIEF.to_representation(author),
-            "occurred_at": _datetime(event.occurred_at),
-            "created_at": _datetime(event.created_at),
+            "occurred_at": format_datetime(event.occurred_at),
+            "created_at": format_datetime(event.created_at),
             "pinned": bool(event.pinned),
             "body": str(event.body),
             "details": event.details,

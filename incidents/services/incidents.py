@@ -29,6 +29,7 @@ from incidents.models import (
 )
 from portal.errors import Conflict, InvalidTransition, ValidationFailed
 from portal.markdown import render_markdown
+from portal.models import display_name
 
 User = AbstractBaseUser
 
@@ -233,10 +234,6 @@ def incident_change_severity(*, incident: Incident | int, severity: Severity, by
     return incident
 
 
-def _name(user: Any) -> str:
-    return user.get_full_name() or user.get_username()
-
-
 def _assign(incident: Incident, role: str, user: Any, *, by: Any, now: datetime) -> tuple[Any, Any]:
     current = RoleAssignment.objects.select_related("user").filter(incident=incident, role=role, ended_at__isnull=True).first()
     previous = current.user if current else None
@@ -255,11 +252,11 @@ def _assign(incident: Incident, role: str, user: Any, *, by: Any, now: datetime)
             raise Conflict("The role was assigned by someone else at the same moment; reload and retry.", role=role) from None
     label = IncidentRole(role).label
     if user is None:
-        body = f"{_name(previous)} is no longer {label}"
+        body = f"{display_name(previous)} is no longer {label}"
     elif previous is None:
-        body = f"{_name(user)} is now {label}"
+        body = f"{display_name(user)} is now {label}"
     else:
-        body = f"{_name(user)} took over as {label} from {_name(previous)}"
+        body = f"{display_name(user)} took over as {label} from {display_name(previous)}"
     _event(
         incident,
         TimelineKind.ROLE_CHANGE,
@@ -268,9 +265,9 @@ def _assign(incident: Incident, role: str, user: Any, *, by: Any, now: datetime)
         details={
             "role": role,
             "from_user": previous.pk if previous else None,
-            "from": _name(previous) if previous else None,
+            "from": display_name(previous) if previous else None,
             "to_user": user.pk if user else None,
-            "to": _name(user) if user else None,
+            "to": display_name(user) if user else None,
         },
         occurred_at=now,
     )
@@ -386,7 +383,7 @@ def incident_acknowledge(*, incident: Incident | int, by: Any) -> Incident:
     now = timezone.now()
     incident.acknowledged_at = now
     incident.save(update_fields=["acknowledged_at", "updated_at"])
-    _event(incident, TimelineKind.SYSTEM, by=by, body=f"Acknowledged by {_name(by)}" if _user_id(by) else "Acknowledged",
+    _event(incident, TimelineKind.SYSTEM, by=by, body=f"Acknowledged by {display_name(by)}" if _user_id(by) else "Acknowledged",
            details={"acknowledged": True}, occurred_at=now)
     _publish("incident.acknowledged", incident, public=False)
     return incident

@@ -37,6 +37,7 @@ from incidents.views.common import (
 from incidents.views.dashboard import _duration_text, _with_timers
 from portal.errors import DomainError
 from portal.markdown import render_markdown
+from portal.models import display_name
 
 # --- war room ---------------------------------------------------------------------------
 
@@ -165,7 +166,7 @@ def incident_role(request: HttpRequest, ref: str) -> HttpResponse:
     def action(incident: Incident, data: dict[str, Any], user: Any) -> str:
         services.incident_assign_role(incident=incident, role=data["role"], user=data["user"], by=user)
         label = IncidentRole(data["role"]).label
-        return f"{data['user'].get_full_name() or data['user'].get_username()} is now {label}." if data["user"] else f"{label} released."
+        return f"{display_name(data['user'])} is now {label}." if data["user"] else f"{label} released."
 
     return _act(request, ref, f.RoleForm, action)
 
