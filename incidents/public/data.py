@@ -10,8 +10,7 @@ no template or JSON encoder further on can leak them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db.models import Max, Prefetch, Q
@@ -55,7 +54,7 @@ INDICATOR_DESCRIPTION = {
     "critical": "Major System Outage",
 }
 MAINTENANCE_DESCRIPTION = "Service Under Maintenance"
-EPOCH = datetime(2000, 1, 1, tzinfo=dt_timezone.utc)
+EPOCH = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 def incident_impact(incident: Incident) -> str:

@@ -9,8 +9,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta
-from datetime import timezone as dt_timezone
+from datetime import UTC, date, datetime, time, timedelta
 
 from django.utils import timezone
 
@@ -51,9 +50,9 @@ def _weighted_downtime(intervals: list[tuple[datetime, datetime, float]]) -> flo
 def component_uptime(service_ids: list[int], *, days: int = 90, now: datetime | None = None) -> dict[int, list[DayBar]]:
     """`days` bars per service, the last one being today (UTC days)."""
     now = now or timezone.now()
-    today = now.astimezone(dt_timezone.utc).date()
+    today = now.astimezone(UTC).date()
     first_day = today - timedelta(days=days - 1)
-    window_start = datetime.combine(first_day, time.min, tzinfo=dt_timezone.utc)
+    window_start = datetime.combine(first_day, time.min, tzinfo=UTC)
 
     rows = (
         IncidentService.objects.filter(
@@ -74,7 +73,7 @@ def component_uptime(service_ids: list[int], *, days: int = 90, now: datetime | 
         bars: list[DayBar] = []
         for offset in range(days):
             day = first_day + timedelta(days=offset)
-            day_start = datetime.combine(day, time.min, tzinfo=dt_timezone.utc)
+            day_start = datetime.combine(day, time.min, tzinfo=UTC)
             day_end = min(day_start + DAY, now) if day == today else day_start + DAY
             length = (day_end - day_start).total_seconds()
             clipped = [

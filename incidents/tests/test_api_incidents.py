@@ -246,7 +246,11 @@ def test_pin_a_timeline_event(api, cast) -> None:
 def test_hand_built_output_keeps_the_declared_fields_of_the_schema(api, cast) -> None:
     """The hot read serializers build their dicts by hand; their keys must stay the
     declared fields that the OpenAPI schema publishes."""
-    from incidents.api.serializers import IncidentDetailSerializer, IncidentListSerializer, TimelineEventSerializer
+    from incidents.api.serializers import (
+        IncidentDetailSerializer,
+        IncidentListSerializer,
+        TimelineEventSerializer,
+    )
 
     client = api.as_(cast.responder)
     ref = _declare(client, commander="responder")["reference"]

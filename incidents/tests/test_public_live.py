@@ -15,7 +15,7 @@ from django.conf import settings
 from incidents.public import rebuild, store
 from incidents.public.tasks import rebuild_public_snapshot
 from incidents.services import incident_add_note, incident_change_status, incident_post_update
-from incidents.tests.test_public_support import SECRETS, snapshot_dir, world  # noqa: F401
+from incidents.tests.public_support import SECRETS
 from portal.realtime import PUBLIC_GROUP, broadcast
 from portal.tests.factories import declare
 

@@ -10,7 +10,6 @@ import pytest
 from django.db import connections
 
 from incidents.public import rebuild, store
-from incidents.tests.test_public_support import snapshot_dir, world  # noqa: F401
 
 pytestmark = pytest.mark.django_db
 

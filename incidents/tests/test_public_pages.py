@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import xml.etree.ElementTree as ET
 from datetime import timedelta
@@ -14,7 +13,7 @@ from django.utils import timezone
 from incidents.models import Visibility
 from incidents.public import rebuild, store
 from incidents.services import incident_change_status, incident_change_visibility, incident_post_update
-from incidents.tests.test_public_support import SECRETS, snapshot_dir, world  # noqa: F401
+from incidents.tests.public_support import SECRETS
 from portal.tests.factories import declare
 
 pytestmark = pytest.mark.django_db
