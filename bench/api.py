@@ -290,8 +290,8 @@ def get_json(base: str, path: str, token: str) -> Any:
 # --- scenarios --------------------------------------------------------------------
 def scenarios() -> list[tuple[str, list[str]]]:
     """The endpoints measured, each a list of paths the clients cycle through."""
-    from rest_framework.pagination import Cursor
     from django.db.models import Count
+    from rest_framework.pagination import Cursor
 
     from incidents.models import TimelineEvent
     from portal.pagination import TimelineCursorPagination

@@ -77,11 +77,11 @@ async def _client_process(port: int) -> None:
             target, version = int(line[1]), int(line[2])
             semaphore = asyncio.Semaphore(100)
 
-            async def limited() -> None:
+            async def limited(semaphore: asyncio.Semaphore, version: int) -> None:
                 async with semaphore:
                     await open_one(version)
 
-            await asyncio.gather(*(limited() for _ in range(target - len(sockets))))
+            await asyncio.gather(*(limited(semaphore, version) for _ in range(target - len(sockets))))
             print(json.dumps({"connected": len(sockets)}), flush=True)
         elif line[0] == "report":
             version = int(line[1])
