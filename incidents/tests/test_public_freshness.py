@@ -184,3 +184,39 @@ def test_readiness_does_not_fail_before_the_first_rebuild_of_a_fresh_install(
     monkeypatch.setattr(freshness, "_started", freshness.time.time() - 301)
     missing = client.get("/health/ready")
     assert missing.status_code == 503 and missing.json()["checks"]["status_snapshot"] == "error: missing"
+
+
+# --- text stored before the rule ------------------------------------------------------------
+
+
+def test_the_data_migration_cleans_stored_public_text_and_changes_nothing_twice(client: Any, cast: Any, world: Any) -> None:
+    import importlib
+
+    from django.apps import apps
+
+    from incidents.models import MaintenanceWindow, Service
+
+    migration = importlib.import_module("incidents.migrations.0004_clean_control_characters")
+    public = world["public"]
+    Incident.objects.filter(pk=public.pk).update(title="Checkout\x01 errors\x1b", summary="line one\x07\nline two")
+    PublicUpdate.objects.filter(incident=public).update(body="We are\x1b investigating", body_html="<p>We are\x1b investigating</p>")
+    MaintenanceWindow.objects.filter(pk=world["upcoming"].pk).update(title="\x01\x02", description="Short\x0b read-only")
+    Service.objects.filter(pk=cast.service.pk).update(name="Public\x1b API")
+    updated_at = Incident.objects.get(pk=public.pk).updated_at
+
+    migration.clean(apps, None)
+
+    incident = Incident.objects.get(pk=public.pk)
+    assert (incident.title, incident.summary) == ("Checkout errors", "line one\nline two")
+    assert incident.updated_at == updated_at  # a repair, not an edit
+    update = PublicUpdate.objects.get(incident=public)
+    assert (update.body, update.body_html) == ("We are investigating", "<p>We are investigating</p>")
+    window = MaintenanceWindow.objects.get(pk=world["upcoming"].pk)
+    assert (window.title, window.description) == ("-", "Short read-only")
+    assert Service.objects.get(pk=cast.service.pk).name == "Public API"
+
+    before = {m: list(m.objects.order_by("pk").values()) for m in (Incident, PublicUpdate, MaintenanceWindow, Service)}
+    migration.clean(apps, None)
+    assert before == {m: list(m.objects.order_by("pk").values()) for m in (Incident, PublicUpdate, MaintenanceWindow, Service)}
+    assert rebuild.rebuild() is not None
+    ET.fromstring(client.get(ATOM).content)
