@@ -13,6 +13,7 @@ from typing import Any
 
 from django import forms
 from django.db import models
+from django.http import HttpRequest
 from rest_framework import serializers
 
 from portal.text import clean_text
@@ -67,3 +68,14 @@ class CleanFormCharField(forms.CharField):
         if self.strip:
             value = value.strip()
         return value or self.empty_value
+
+
+class CleanTextAdminMixin:
+    """For ModelAdmins and inlines: plain text fields (not slugs, URLs or choices)
+    clean their input like the API and the forms do."""
+
+    def formfield_for_dbfield(self, db_field: models.Field, request: HttpRequest, **kwargs: Any) -> Any:
+        if type(db_field) in (models.CharField, models.TextField) and not db_field.choices:
+            kwargs.setdefault("form_class", CleanFormCharField)
+            kwargs.setdefault("multiline", type(db_field) is models.TextField)
+        return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]

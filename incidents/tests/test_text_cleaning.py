@@ -232,3 +232,35 @@ def test_the_maintenance_and_postmortem_forms_store_clean_text(cast: Any) -> Non
     added = client.post(reverse("action-item-create", args=[ref]), {"title": DIRTY, "priority": "medium"})
     assert added.status_code == 302
     assert ActionItem.objects.get().title == CLEAN
+
+
+# --- admin ---------------------------------------------------------------------------------------
+
+
+def test_admin_forms_store_clean_text(cast: Any, rf: Any) -> None:
+    from django.contrib import admin
+    from django.contrib.auth import get_user_model
+
+    from portal.models import Team
+
+    boss = get_user_model().objects.create_superuser("boss", "boss@example.com", "pw")
+    client = _client(boss)
+    added = client.post("/admin/incidents/servicegroup/add/", {"slug": "edge", "name": "Edge\x1b", "description": DIRTY_BODY, "display_order": 0})
+    assert added.status_code == 302, added.content.decode()[:2000]
+    assert (ServiceGroup.objects.get(slug="edge").name, ServiceGroup.objects.get(slug="edge").description) == ("Edge", CLEAN_BODY)
+    team = client.post("/admin/portal/team/add/", {"slug": "sre", "name": "SRE\x07", "description": "", "members": []})
+    assert team.status_code == 302 and Team.objects.get(slug="sre").name == "SRE"
+
+    request = rf.get("/admin/")
+    request.user = boss
+    incident = declare(by=cast.responder, visibility="public")
+    form_class = admin.site._registry[Incident].get_form(request, incident)
+    form = form_class(data={"title": DIRTY, "summary": DIRTY_BODY, "tags": []}, instance=incident)
+    assert form.is_valid(), form.errors
+    assert (form.cleaned_data["title"], form.cleaned_data["summary"]) == (CLEAN, CLEAN_BODY)
+    blank = form_class(data={"title": "\x01\x1b", "summary": ""}, instance=incident)
+    assert not blank.is_valid() and "title" in blank.errors
+    # Slugs keep their own validation.
+    service_form = admin.site._registry[Service].get_form(request, cast.service)
+    bad_slug = service_form(data={"slug": "no spaces\x01", "name": "API"}, instance=cast.service)
+    assert not bad_slug.is_valid() and "slug" in bad_slug.errors
