@@ -36,6 +36,7 @@ class Freshness:
     age_seconds: float | None
     stale_after: int  # 0: never stale
     uptime: float
+    failed: tuple[str, ...] = ()  # documents served from an earlier build (logged at each rebuild)
 
     @property
     def state(self) -> str:
@@ -56,6 +57,7 @@ class Freshness:
             "built_at": built_at(self.version).isoformat(timespec="seconds") if self.version else None,
             "age_seconds": round(self.age_seconds) if self.age_seconds is not None else None,
             "stale_after_seconds": self.stale_after,
+            "failed_documents": list(self.failed),
         }
 
 
@@ -69,6 +71,7 @@ def snapshot_freshness(*, now: float | None = None) -> Freshness:
         age_seconds=snap.age(now) if snap is not None else None,
         stale_after=settings.PUBLIC_SNAPSHOT_STALE_SECONDS,
         uptime=now - _started,
+        failed=snap.failed if snap is not None else (),
     )
     if not result.ok:
         _warn(result, now)

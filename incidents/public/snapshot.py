@@ -71,6 +71,7 @@ class Snapshot:
     artifacts: dict[str, Artifact]  # by URL path
     live: dict[str, Any]  # the websocket message for open status pages
     live_text: str = field(default="", compare=False)
+    failed: tuple[str, ...] = ()  # documents that could not be built: served from the previous snapshot
 
     @property
     def built_at(self) -> datetime:
@@ -86,6 +87,7 @@ class Snapshot:
             "version": self.version,
             "content_hash": self.content_hash,
             "live": self.live,
+            "failed": list(self.failed),
             "artifacts": {path: [a.content_type, a.body.decode()] for path, a in self.artifacts.items()},
         }
         return zlib.compress(json.dumps(doc, separators=(",", ":")).encode(), 6)
@@ -96,11 +98,13 @@ class Snapshot:
         if doc.get("format") != FORMAT:
             raise ValueError(f"unknown snapshot format {doc.get('format')!r}")
         artifacts = {path: Artifact.of(body, content_type) for path, (content_type, body) in doc["artifacts"].items()}
-        return cls.create(doc["version"], doc["content_hash"], artifacts, doc["live"])
+        return cls.create(doc["version"], doc["content_hash"], artifacts, doc["live"], tuple(doc.get("failed", ())))
 
     @classmethod
-    def create(cls, version: int, content_hash: str, artifacts: dict[str, Artifact], live: dict[str, Any]) -> Snapshot:
-        return cls(version, content_hash, artifacts, live, json.dumps(live, separators=(",", ":")))
+    def create(
+        cls, version: int, content_hash: str, artifacts: dict[str, Artifact], live: dict[str, Any], failed: tuple[str, ...] = ()
+    ) -> Snapshot:
+        return cls(version, content_hash, artifacts, live, json.dumps(live, separators=(",", ":")), failed)
 
 
 def new_version(previous: int = 0) -> int:
@@ -150,11 +154,13 @@ def _minimal_live(data: PublicData) -> dict[str, Any]:
     return {"type": "snapshot", "version": VERSION_PLACEHOLDER, "overall": {"indicator": data.indicator, "description": data.description}}
 
 
-def _safe_live(data: PublicData, context: dict[str, Any], previous: Previous | None) -> dict[str, Any]:
+def _safe_live(data: PublicData, context: dict[str, Any], previous: Previous | None, failed: list[str] | None = None) -> dict[str, Any]:
     try:
         return _live(data, context)
     except Exception:
         log.exception("status snapshot: could not build the live message; keeping the previous one")
+        if failed is not None:
+            failed.append("<live>")
         old = previous() if previous is not None else None
         return {**old.live, "version": VERSION_PLACEHOLDER} if old is not None else _minimal_live(data)
 
@@ -201,12 +207,13 @@ def _parts(data: PublicData, context: dict[str, Any]) -> list[Part]:
     return parts
 
 
-def _build_part(part: Part, previous: Previous | None) -> tuple[str, str] | None:
+def _build_part(part: Part, previous: Previous | None, failed: list[str]) -> tuple[str, str] | None:
     path, content_type, make, fallback = part
     try:
         return make(), content_type
     except Exception:
         log.exception("status snapshot: could not build %s; serving its previous version", path)
+        failed.append(path)
     old = previous() if previous is not None else None
     artifact = old.artifacts.get(path) if old is not None else None
     if artifact is not None:
@@ -219,19 +226,23 @@ def _build_part(part: Part, previous: Previous | None) -> tuple[str, str] | None
     return None
 
 
-def render(data: PublicData, previous: Previous | None = None) -> tuple[dict[str, tuple[str, str]], dict[str, Any]]:
-    """Every artifact as (text, content type) by path, and the live message; the
-    version is still the placeholder. `previous` gives the last published snapshot,
-    asked for only when a document fails to build."""
+def render(
+    data: PublicData, previous: Previous | None = None
+) -> tuple[dict[str, tuple[str, str]], dict[str, Any], tuple[str, ...]]:
+    """Every artifact as (text, content type) by path, the live message (the
+    version is still the placeholder) and the paths that failed to build.
+    `previous` gives the last published snapshot, asked for only on a failure."""
     if previous is not None:
         previous = cache(previous)
     context = _context(data)
     out: dict[str, tuple[str, str]] = {}
+    failed: list[str] = []
     for part in _parts(data, context):
-        built = _build_part(part, previous)
+        built = _build_part(part, previous, failed)
         if built is not None:
             out[part[0]] = built
-    return out, _safe_live(data, context, previous)
+    live = _safe_live(data, context, previous, failed)
+    return out, live, tuple(failed)
 
 
 def _past_days(data: PublicData) -> list[tuple[Any, list[Any]]]:
@@ -252,11 +263,12 @@ def build(*, previous_version: int = 0, data: PublicData | None = None, previous
     """Read the database and render. Returns (content hash, a function that stamps
     a version and gives the Snapshot), so the caller can skip unchanged content
     before spending a version on it."""
-    texts, live = render(data or load_public_data(), previous)
+    texts, live, failed = render(data or load_public_data(), previous)
     digest = hashlib.blake2b(digest_size=16)
     for path in sorted(texts):
         digest.update(path.encode() + b"\0" + texts[path][0].encode() + b"\0")
     digest.update(json.dumps(live, sort_keys=True).encode())
+    digest.update(json.dumps(failed).encode())  # a failure starting or ending is published at once
     content_hash = digest.hexdigest()
 
     def stamp(version: int) -> Snapshot:
@@ -270,6 +282,6 @@ def build(*, previous_version: int = 0, data: PublicData | None = None, previous
             )
             for path, (text, ctype) in texts.items()
         }
-        return Snapshot.create(version, content_hash, artifacts, {**live, "version": version})
+        return Snapshot.create(version, content_hash, artifacts, {**live, "version": version}, failed)
 
     return content_hash, stamp

@@ -78,10 +78,17 @@ def test_a_document_that_fails_keeps_its_previous_bytes_while_the_rest_refresh(
         assert rebuild.rebuild() is not None
     assert any("/status/feed.atom" in r.getMessage() for r in caplog.records)
     assert client.get(ATOM).content == atom_before
+    assert client.get("/health/ready").json()["status_snapshot"]["failed_documents"] == [ATOM]
     assert 'data-field="status">Monitoring<' in client.get("/status/").content.decode()
     assert 'data-field="status">Monitoring<' in client.get(f"/status/incidents/{world['public'].pk}/").content.decode()
     ET.fromstring(client.get("/status/feed.rss").content)
     assert client.get("/api/v2/summary.json").json()["incidents"][0]["status"] == "monitoring"
+
+    # Fixed: the next rebuild publishes the feed again and the failure is gone.
+    monkeypatch.undo()
+    assert rebuild.rebuild() is not None
+    assert client.get(ATOM).content != atom_before
+    assert client.get("/health/ready").json()["status_snapshot"]["failed_documents"] == []
 
 
 def test_with_no_previous_version_a_failing_feed_is_served_empty_and_valid(
