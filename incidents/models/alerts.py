@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from incidents.integrations.redaction import redacted_body, redacted_payload
 from incidents.models.incident import Incident
+from portal.text import clean_url
 
 
 class IntegrationKind(models.TextChoices):
@@ -131,6 +133,16 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"
 
+    # What pages and the API show of the raw body: never `body` itself, which can
+    # hold the sender's credentials (a PagerDuty routing key is the integration's secret).
+    @property
+    def shown_body(self) -> str:
+        return redacted_body(self.body)
+
+    @property
+    def shown_payload(self) -> object:
+        return redacted_payload(self.body)
+
 
 class AlertStatus(models.TextChoices):
     FIRING = "firing", "Firing"
@@ -205,6 +217,12 @@ class Alert(models.Model):
     def received_at(self) -> object:
         # The dashboard's feed names the time an item arrived `received_at`.
         return self.last_received_at
+
+    @property
+    def safe_source_url(self) -> str:
+        # Parsers store only http(s) links; rows stored before they did are checked
+        # again here, so no `javascript:` link ever reaches an href.
+        return clean_url(self.source_url, max_length=1000)
 
     @property
     def is_firing(self) -> bool:
