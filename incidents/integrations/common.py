@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -60,7 +61,7 @@ class PayloadInvalid(Exception):
         self.errors = errors
 
 
-def check_alerts(items: list[Any], check: Any, where: Any) -> list[str]:
+def check_alerts(items: list[Any], check: Callable[[str, Any], list[str]], where: Callable[[int], str]) -> list[str]:
     """Per-alert errors of a multi-alert payload. One bad alert must not take its
     neighbours down, so only a payload whose every alert is bad is refused whole;
     otherwise the bad ones are skipped and their errors recorded on the delivery."""

@@ -54,7 +54,8 @@ class Integration(models.Model):
     routing_rules: a list of {"match": {"labels.team": "billing", "labels.env": "~prod.*"},
         "services": ["slug", ...], "impact": "major_outage", "action": "declare"|"record"};
         the first rule whose matchers all hold wins ("~" makes a regular expression).
-    severity_mapping: {"field": "labels.severity", "map": {"critical": "SEV1"}, "default": "SEV3"}.
+    severity_mapping: {"field": "labels.severity", "map": {"critical": 1}, "default": 3}, severities by
+        primary key so that renames and re-ranking keep it (see incidents/integrations/severities.py).
     group_by: label names to group alerts by instead of the sender's own group key.
     """
 

@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -56,7 +57,7 @@ def alert_errors(where: str, alert: Any) -> list[str]:
     return errors
 
 
-def _where(payload: Any, alerts: list[Any]) -> Any:
+def _where(payload: Any, alerts: list[Any]) -> Callable[[int], str]:
     listed = len(alerts) > 1 or isinstance(payload, dict) and "alerts" in payload
     return lambda index: f"alerts[{index}]" if listed else "body"
 
