@@ -58,6 +58,26 @@ def _redact_text(text: str) -> str:
     return _SECRET_IN_TEXT.sub(replace, text)
 
 
+def redact_mapping(mapping: Any) -> dict[str, str]:
+    """Alert labels or annotations to show: a secret-named entry is redacted, and a
+    value holding a JSON object (PagerDuty's custom_details) is redacted inside."""
+    if not isinstance(mapping, dict):
+        return {}
+    shown: dict[str, str] = {}
+    for key, value in mapping.items():
+        text = value if isinstance(value, str) else json.dumps(value)
+        if is_secret_name(key) and text:
+            shown[key] = REDACTED
+        elif text.lstrip().startswith(("{", "[")):
+            try:
+                shown[key] = json.dumps(redact(json.loads(text)), ensure_ascii=False)
+            except ValueError:
+                shown[key] = _redact_text(text)
+        else:
+            shown[key] = text
+    return shown
+
+
 def redacted_payload(body: str) -> Any:
     """A stored body as JSON with its secrets redacted, or its redacted text when it
     is not JSON."""

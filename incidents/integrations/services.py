@@ -27,6 +27,7 @@ from django.utils import timezone
 from incidents.integrations import severities
 from incidents.integrations.common import ACKNOWLEDGED, FIRING, RESOLVED, PayloadInvalid, Signal
 from incidents.integrations.parsing import signals_of
+from incidents.integrations.redaction import redact_mapping
 from incidents.models import (
     Alert,
     AlertAction,
@@ -544,7 +545,7 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
             entries=[
                 (TimelineKind.ALERT, f"Alert firing: {signal.title}",
                  {"alert_id": alert.pk, "fingerprint": alert.fingerprint, "integration": integration.name,
-                  "status": "firing", "starts_at": signal.occurred_at.isoformat(), "labels": signal.labels})
+                  "status": "firing", "starts_at": signal.occurred_at.isoformat(), "labels": redact_mapping(signal.labels)})
                 for alert, signal in fired
             ],
         )  # fmt: skip

@@ -16,7 +16,7 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-from incidents.integrations.redaction import redacted_body, redacted_payload
+from incidents.integrations.redaction import redact_mapping, redacted_body, redacted_payload
 from incidents.models.incident import Incident
 from portal.text import clean_url
 
@@ -224,6 +224,16 @@ class Alert(models.Model):
         # Parsers store only http(s) links; rows stored before they did are checked
         # again here, so no `javascript:` link ever reaches an href.
         return clean_url(self.source_url, max_length=1000)
+
+    # Labels and annotations as pages show them: senders put credentials in them too
+    # (PagerDuty custom_details), and they are redacted like any stored payload.
+    @property
+    def shown_labels(self) -> dict[str, str]:
+        return redact_mapping(self.labels)
+
+    @property
+    def shown_annotations(self) -> dict[str, str]:
+        return redact_mapping(self.annotations)
 
     @property
     def is_firing(self) -> bool:

@@ -91,18 +91,21 @@ def test_redact_hides_secret_values_at_any_depth_and_keeps_the_rest() -> None:
 
 def test_the_pagerduty_routing_key_is_not_shown_to_responders_or_managers(client, cast) -> None:
     integration, routing_key = make(IntegrationKind.PAGERDUTY_EVENTS_V2)
-    assert post_json(client, "/integrations/pagerduty/v2/enqueue", pagerduty_trigger(routing_key)).status_code == 202
+    event = pagerduty_trigger(routing_key)
+    event["payload"]["custom_details"]["api_token"] = "tok-very-secret"
+    assert post_json(client, "/integrations/pagerduty/v2/enqueue", event).status_code == 202
     process_pending()
     alert = Alert.objects.get()
     assert routing_key in Delivery.objects.get().body  # kept raw, as received
     alert_page = signed_in(cast.responder).get(f"/integrations/alerts/{alert.pk}/").content.decode()
     assert "Disk /var above 95%" in alert_page
     assert routing_key not in alert_page and REDACTED in alert_page
+    assert "tok-very-secret" not in alert_page and "/var" in alert_page  # custom details, as annotations
     integration_page = signed_in(cast.owner).get(f"/integrations/{integration.pk}/").content.decode()
     assert routing_key not in integration_page and REDACTED in integration_page
     api = signed_in(cast.owner).get(f"/api/v1/integrations/{integration.pk}/deliveries/")
     assert api.status_code == 200
-    assert routing_key not in api.content.decode()
+    assert routing_key not in api.content.decode() and "tok-very-secret" not in api.content.decode()
     body = api.json()["results"][0]["payload"]
     assert body["routing_key"] == REDACTED and body["payload"]["summary"] == "Disk /var above 95% on db-3"
     assert json.loads(json.dumps(body))  # plain JSON
