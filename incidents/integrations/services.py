@@ -167,9 +167,13 @@ def integration_update(*, integration: Integration | int, by: Any, **changes: An
     integration = Integration.objects.select_for_update().get(pk=pk)
     for name, value in changes.items():
         setattr(integration, name, value)
-    integration.severity_mapping = _check_config(
-        routing_rules=integration.routing_rules, severity_mapping=integration.severity_mapping, group_by=integration.group_by
+    # The stored mapping is checked when it changes: disabling an integration must
+    # not fail over a severity deleted behind the application's back.
+    mapping = _check_config(
+        routing_rules=integration.routing_rules, severity_mapping=changes.get("severity_mapping", {}), group_by=integration.group_by
     )
+    if "severity_mapping" in changes:
+        integration.severity_mapping = mapping
     integration.save()
     return integration
 

@@ -25,8 +25,10 @@ from portal.errors import Conflict, ValidationFailed
 FORMAT = '{"field": "labels.severity", "map": {"critical": "SEV1", "warning": "SEV3"}, "default": "SEV2"}'
 
 # Senders' conventional values, as a position in rank order (0 = the most severe),
-# so they follow the table whatever its rows are called.
-CONVENTIONAL = {"critical": 0, "error": 1, "high": 1, "warning": 2, "info": 3, "low": 3}
+# so they follow the table whatever its rows are called: Alertmanager's and
+# PagerDuty's severities, PagerDuty's urgencies and its default priorities P1-P5.
+CONVENTIONAL = {"critical": 0, "error": 1, "high": 1, "warning": 2, "info": 3, "low": 3,
+                "p1": 0, "p2": 1, "p3": 2, "p4": 3, "p5": 3}  # fmt: skip
 
 
 @dataclass

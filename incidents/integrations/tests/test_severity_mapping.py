@@ -156,3 +156,22 @@ def test_the_data_migration_turns_names_into_keys_and_drops_names_of_no_severity
     migration.keys_to_names(apps, None)
     integration.refresh_from_db()
     assert integration.severity_mapping["map"] == {"critical": "SEV1", "warning": "SEV3"}
+
+
+def test_pagerduty_priorities_and_urgencies_follow_the_rank_order_without_a_mapping() -> None:
+    from incidents.integrations.severities import severity_for
+
+    integration, _ = make(IntegrationKind.PAGERDUTY_WEBHOOK_V3, signing_secret="s")
+    Severity.objects.filter(name="SEV3").update(name="Minor")
+    assert [severity_for(integration, value).severity.name for value in ("P1", "P3", "P5", "high", "low")] == [
+        "SEV1", "Minor", "SEV4", "SEV2", "SEV4"
+    ]  # fmt: skip
+    unknown = severity_for(integration, "P9")
+    assert unknown.severity.name == "SEV1" and "'P9'" in unknown.why
+
+
+def test_an_integration_can_still_be_disabled_when_its_mapping_names_a_vanished_severity(cast) -> None:
+    integration, _ = make(AM, severity_mapping={"map": {"critical": "SEV1"}})
+    Integration.objects.filter(pk=integration.pk).update(severity_mapping={"map": {"critical": 987654}})
+    updated = services.integration_update(integration=integration, by=cast.owner, enabled=False)
+    assert updated.enabled is False and updated.severity_mapping == {"map": {"critical": 987654}}
