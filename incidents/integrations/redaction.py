@@ -83,7 +83,7 @@ def redacted_payload(body: str) -> Any:
     is not JSON."""
     try:
         return redact(json.loads(body))
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than Python recurses
         return clean_text(_redact_text(body), multiline=True)
 
 

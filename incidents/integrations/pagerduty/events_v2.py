@@ -34,7 +34,8 @@ SEVERITIES = ("critical", "error", "warning", "info")
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    # A value of only NUL or control characters is blank: it cleans to nothing.
+    return value is None or (isinstance(value, str) and not text(value, 1024))
 
 
 def validate(event: Any) -> list[str]:

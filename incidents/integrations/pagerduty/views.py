@@ -41,7 +41,7 @@ def enqueue(request: HttpRequest) -> HttpResponse:
         if exc.status == 503:
             return JsonResponse({"status": "error", "message": exc.message}, status=503)
         return _pd_invalid(["Invalid routing key" if exc.status == 401 else exc.message])
-    dedup_key = event.get("dedup_key") or ""
+    dedup_key = clean_text(event.get("dedup_key"), max_length=255)  # the key the portal will use
     assigned = "" if dedup_key else services.new_dedup_key()
     try:
         receiving.guarded(

@@ -172,3 +172,18 @@ def test_a_pagerduty_v3_event_id_with_nul_is_stored(client) -> None:
     assert process_pending() == ["processed"]
     assert Delivery.objects.get().external_id == "01DEN2QDJD8LGIN8O5OQ6MHJD"
     assert Alert.objects.get().title == "Title with NUL"
+
+
+def test_a_pagerduty_dedup_key_of_only_nul_gets_a_key_assigned(client) -> None:
+    _integration, routing_key = make(IntegrationKind.PAGERDUTY_EVENTS_V2)
+    event = fixture_json("pagerduty", "events_v2_script_trigger.json")
+    event.update(routing_key=routing_key, dedup_key="\u0000")
+    response = post_json(client, "/integrations/pagerduty/v2/enqueue", event)
+    assert response.status_code == 202
+    assigned = response.json()["dedup_key"]
+    assert len(assigned) == 32
+    assert process_pending() == ["processed"]
+    assert Alert.objects.get().fingerprint == assigned
+    resolve = {"routing_key": routing_key, "event_action": "resolve", "dedup_key": "\u0000\u0001"}
+    refused = post_json(client, "/integrations/pagerduty/v2/enqueue", resolve)
+    assert refused.status_code == 400 and "'dedup_key' is missing or blank" in refused.json()["errors"]
