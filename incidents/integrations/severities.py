@@ -126,7 +126,8 @@ def severity_for(integration: Integration, value: str) -> Choice:
             return Choice(mapped)
         why = f"{field} {value!r} maps to a severity that no longer exists"
     else:
-        why = f"{field} {value!r} is not in the integration's severity mapping" if value else f"the alert has no {field}"
+        where = "the integration's severity mapping" if table else "the conventional values (the integration has no mapping)"
+        why = f"{field} {value!r} is not in {where}" if value else f"the alert has no {field}"
     default = _find(mapping.get("default"), severities) if mapping.get("default") is not None else None
     if default is not None:
         return Choice(default, f"Opened at {default.name}, the integration's default: {why}.")
