@@ -69,6 +69,16 @@ class SeverityAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_editable = ["colour", "response_target", "pages"]
     search_fields = ["name"]
 
+    def get_deleted_objects(self, objs, request):  # type: ignore[no-untyped-def]
+        # A severity named by an integration's severity mapping is protected like a
+        # foreign key: the admin lists what uses it and refuses the deletion.
+        from incidents.integrations.severities import integrations_using
+
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for severity in objs:
+            protected += [f"Integration: {integration.name} (severity mapping)" for integration in integrations_using(severity)]
+        return deleted, counts, perms_needed, protected
+
 
 @admin.register(Tag)
 class TagAdmin(admin.ModelAdmin):

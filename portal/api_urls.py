@@ -4,5 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("incidents.api.urls")),
+    path("", include("incidents.integrations.api")),
     path("", include("portal.api")),
 ]
