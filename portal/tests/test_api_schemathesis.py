@@ -131,8 +131,8 @@ def test_the_api_honours_its_openapi_schema_under_generated_input() -> None:
                 case.validate_response(response, checks=CHECKS, headers=auth)
             except FailureGroup as group:
                 for failure in group.exceptions:
-                    if not isinstance(failure, ServerError):
-                        violations += 1
+                    if response.status_code < 500 and not isinstance(failure, ServerError):
+                        violations += 1  # an undocumented 500 counts once, as a server error
                     key = _problem_key(case, failure, response.status_code)
                     problems.setdefault(key, f"{failure.title}: {str(failure.message)[:300]}\n    body: {response.text[:300]!r}")
 
