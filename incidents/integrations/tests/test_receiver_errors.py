@@ -78,3 +78,13 @@ def test_a_non_ascii_pagerduty_signature_is_a_401(client) -> None:
         assert response.status_code == 401, signature
         assert response.json()["error"]["code"] == "signature_invalid"
     assert not Delivery.objects.exists()
+
+
+def test_a_deeply_nested_rule_on_the_integration_form_is_a_form_error(client, cast) -> None:
+    client.force_login(cast.owner)
+    response = client.post("/integrations/", {
+        "kind": "alertmanager", "name": "x", "rate_limit_per_minute": 1, "default_action": "declare",
+        "resolve_policy": "resolve", "reopen_minutes": 0, "routing_rules": "[" * 100_000 + "]" * 100_000,
+    })  # fmt: skip
+    assert response.status_code == 400
+    assert "nested more than 64 levels deep" in response.content.decode()
