@@ -194,3 +194,19 @@ def test_an_unexpected_exception_in_a_plain_view_under_api_is_a_json_500(monkeyp
     monkeypatch.setattr(views, "respond", broken)
     response = Client(raise_request_exception=False).get("/api/v2/summary.json")
     assert _error(response, 500)["code"] == "server_error"
+
+
+def test_unsafe_methods_on_the_public_json_are_json_405s_on_both_paths(client: Client, world) -> None:
+    from incidents.public import rebuild
+    from incidents.public.http import respond
+
+    rebuild.rebuild()
+    response = client.post("/api/v2/summary.json")
+    assert _error(response, 405)["code"] == "method_not_allowed"
+    assert response["Allow"] == "GET, HEAD, OPTIONS"
+    answer = respond("/api/v2/summary.json", "POST")  # the ASGI fast path in front of Django
+    assert answer is not None
+    status, headers, body = answer
+    assert status == 405 and (b"content-type", b"application/json") in headers
+    assert json.loads(body)["error"]["code"] == "method_not_allowed"
+    assert respond("/status/", "POST")[2] == b""  # pages keep their plain 405
