@@ -137,6 +137,8 @@ class JsonErrorsUnderApi:
         response = self.get_response(request)
         if response.status_code < 400 or not request.path_info.startswith(self.prefix) or response.streaming:
             return response
+        if isinstance(response, Response):
+            return response  # DRF's, already shaped by exception_handler (in whatever format was negotiated)
         if response.get("Content-Type", "").split(";")[0].strip().endswith(("/json", "+json")):
             return response
         code = response.status_code

@@ -210,3 +210,17 @@ def test_unsafe_methods_on_the_public_json_are_json_405s_on_both_paths(client: C
     assert status == 405 and (b"content-type", b"application/json") in headers
     assert json.loads(body)["error"]["code"] == "method_not_allowed"
     assert respond("/status/", "POST")[2] == b""  # pages keep their plain 405
+
+
+def test_any_other_protected_delete_is_a_409_naming_the_rows(cast) -> None:
+    from django.db.models import ProtectedError
+
+    from portal.api_errors import exception_handler
+
+    incident = declare(by=cast.responder, sev="SEV2")
+    with pytest.raises(ProtectedError) as raised:
+        Severity.objects.get(name="SEV2").delete()
+    response = exception_handler(raised.value, {})
+    assert response is not None and response.status_code == 409
+    error = response.data["error"]
+    assert error["code"] == "in_use" and error["used_by"] == {"incidents": [str(incident)]}
