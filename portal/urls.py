@@ -15,5 +15,6 @@ urlpatterns = [
     path("status/", include("incidents.public.urls")),
     path("api/v2/", include("incidents.public.api_urls")),
     path("integrations/", include("incidents.integrations.urls")),
+    path("oncall/", include("incidents.oncall.urls")),
     path("", include("incidents.urls")),
 ]
