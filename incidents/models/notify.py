@@ -84,6 +84,8 @@ class Notification(models.Model):
     event = models.CharField(max_length=32, blank=True, help_text="trigger, acknowledge, resolve, ...")
     subject = models.CharField(max_length=250)
     body = models.TextField(blank=True)
+    # the incident as it was when this was created (a delivery retried later still says "triggered at SEV1")
+    details = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:

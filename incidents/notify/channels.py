@@ -121,7 +121,7 @@ def pagerduty_payload(message: Message, delivery: NotificationDelivery) -> dict[
             "source": "incident-portal",
             "severity": PD_SEVERITY.get(incident.severity.rank, "info"),
             "timestamp": incident.started_at.isoformat(),
-            "custom_details": {"severity": incident.severity.name, "status": incident.status},
+            "custom_details": n.details or {"severity": incident.severity.name, "status": incident.status},
         }
         body["client"] = "Incident Portal"
         body["client_url"] = message.link

@@ -49,8 +49,11 @@ def backoff(attempts: int) -> timedelta:
 
 
 def notification_create(*, kind: str, subject: str, body: str = "", incident: Incident | None = None, event: str = "") -> Notification:
+    details = {}
+    if incident is not None:
+        details = {"severity": incident.severity.name, "status": incident.status}
     return Notification.objects.create(
-        kind=kind, incident=incident, event=event,
+        kind=kind, incident=incident, event=event, details=details,
         subject=clean_text(subject, max_length=250) or "Notification", body=clean_text(body, max_length=20_000, multiline=True),
     )
 
