@@ -108,3 +108,14 @@ def on_call_for_services(services: Iterable[Service]) -> dict[int, list[str]]:
         people = step_targets(first, now)
         out[service.pk] = [display_name(user) for user, _via in people]
     return out
+
+
+def on_call_board() -> list[dict[str, Any]]:
+    """The dashboard's card: services in trouble (not operational) and who is on call for them."""
+    from incidents.models import Impact
+    from incidents.selectors import service_statuses
+
+    troubled = [pk for pk, status in service_statuses().items() if status not in (Impact.OPERATIONAL, Impact.UNDER_MAINTENANCE)]
+    services = list(Service.objects.filter(pk__in=troubled))
+    people = on_call_for_services(services)
+    return [{"service": s, "people": people.get(s.pk, [])} for s in services]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import get_user_model
 from django.contrib.auth.decorators import login_required
@@ -121,9 +122,13 @@ def my_notifications(request: HttpRequest) -> HttpResponse:
     return render(request, "oncall/my_notifications.html", _ctx(
         request, methods=ContactMethod.objects.filter(user=request.user),
         rules=NotificationRule.objects.filter(user=request.user).select_related("contact_method"),
-        method_form=method_form, rule_form=rule_form, shifts=selectors.user_shifts(request.user.pk),
-        schedule_names=dict(Schedule.objects.values_list("pk", "name")),
+        method_form=method_form, rule_form=rule_form, shifts=_my_shifts(request.user.pk),
     ))
+
+
+def _my_shifts(user_id: int) -> list[dict[str, Any]]:
+    names = dict(Schedule.objects.values_list("pk", "name"))
+    return [{"start": s.start, "end": s.end, "schedule": names.get(int(s.layer), "")} for s in selectors.user_shifts(user_id)]
 
 
 @login_required
@@ -136,7 +141,7 @@ def delivery_log(request: HttpRequest) -> HttpResponse:
     if request.GET.get("channel", "").isdigit():
         qs = qs.filter(channel_id=int(request.GET["channel"]))
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
-    show_outbox = "OutboxBackend" in getattr(__import__("django.conf").conf.settings, "EMAIL_BACKEND", "")
+    show_outbox = settings.EMAIL_BACKEND == "incidents.notify.outbox.OutboxBackend"
     return render(request, "oncall/delivery_log.html", _ctx(
         request, page=page, incident_ref=incident_ref, outbox=outbox.recent(20) if show_outbox else None,
     ))
