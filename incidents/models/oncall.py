@@ -208,9 +208,9 @@ class Page(models.Model):
 
 
 class Reminder(models.Model):
-    """A reminder sent once: `key` names what it was for (e.g. `update:INC-4:3`)."""
+    """A reminder or handoff summary sent once: `key` names what it was for (e.g. `update:4:1767225600:3`)."""
 
-    incident = models.ForeignKey(Incident, on_delete=models.CASCADE, related_name="reminders")
+    incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="reminders")
     key = models.CharField(max_length=120, unique=True)
     sent_at = models.DateTimeField(default=timezone.now)
 

@@ -1,4 +1,4 @@
-"""Reminders (no public update for N minutes, postmortem due) and the organisation's
+"""Reminders (no public update for N minutes, postmortem due), handoff summaries, and the organisation's
 channels (Slack, Teams, webhooks, PagerDuty) told when an incident triggers, is
 acknowledged and is resolved."""
 
@@ -23,11 +23,14 @@ from incidents.models import (
     PostmortemStatus,
     Reminder,
     RoleAssignment,
+    Schedule,
     SeverityPaging,
     TimelineKind,
 )
 from incidents.notify import services as notify
+from incidents.oncall.schedules import final_shifts
 from incidents.services import incident_record_event
+from portal.models import display_name
 
 User = get_user_model()
 
@@ -72,21 +75,55 @@ def _recipients(incident: Incident) -> list[Any]:
     return [incident.created_by] if incident.created_by_id else []
 
 
-def _remind(incident: Incident, key: str, subject: str, people: list[Any]) -> bool:
+def _remind(incident: Incident | None, key: str, subject: str, people: list[Any], *, body: str = "", event: str = "reminder") -> bool:
     with transaction.atomic():
         try:
             with transaction.atomic():
                 Reminder.objects.create(incident=incident, key=key)
         except IntegrityError:
             return False  # sent already (by another sweeper run)
-        notification = notify.notification_create(kind=Notification.Kind.REMINDER, incident=incident, event="reminder",
-                                                   subject=subject, body=subject)
+        notification = notify.notification_create(kind=Notification.Kind.REMINDER, incident=incident, event=event,
+                                                   subject=subject, body=body or subject)
         now = timezone.now()
         deliveries = [d for person in people if person is not None for d in notify.deliveries_for_user(notification, person, now=now)]
-        incident_record_event(incident=incident, kind=TimelineKind.SYSTEM, body=f"Reminder: {subject}",
-                              details={"reminder": {"key": key, "users": [p.pk for p in people if p is not None]}})
+        if incident is not None:
+            incident_record_event(incident=incident, kind=TimelineKind.SYSTEM, body=f"Reminder: {subject}",
+                                  details={"reminder": {"key": key, "users": [p.pk for p in people if p is not None]}})
         notify.enqueue(deliveries)
     return True
+
+
+HANDOFF_WINDOW = timedelta(minutes=15)
+
+
+def handoffs_sweep(*, now: datetime | None = None) -> int:
+    """At each shift change the outgoing and incoming person get a summary: the open
+    incidents, and what was declared during the outgoing shift. A handoff found up to
+    15 minutes late (beat was down) is still announced; each one once."""
+    now = now or timezone.now()
+    sent = 0
+    for schedule in Schedule.objects.all():
+        shifts = final_shifts(schedule, now - HANDOFF_WINDOW, now + timedelta(seconds=1))
+        for before, after in zip(shifts, shifts[1:], strict=False):
+            if before.user_id == after.user_id or before.end != after.start or not (now - HANDOFF_WINDOW < after.start <= now):
+                continue
+            outgoing_start = final_shifts(schedule, after.start - timedelta(days=14), after.start)[-1].start
+            people = list(User.objects.filter(pk__in=[before.user_id, after.user_id], is_active=True))
+            names = {u.pk: display_name(u) for u in people}
+            subject = (f"Handoff {schedule.name}: {names.get(before.user_id, '?')} → {names.get(after.user_id, '?')}")
+            sent += _remind(None, f"handoff:{schedule.pk}:{int(after.start.timestamp())}", subject, people,
+                            body=_handoff_summary(outgoing_start, after.start), event="handoff")
+    return sent
+
+
+def _handoff_summary(start: datetime, end: datetime) -> str:
+    open_incidents = list(Incident.objects.open().select_related("severity").order_by("severity__rank", "started_at")[:20])
+    during = list(Incident.objects.filter(started_at__gte=start, started_at__lt=end).select_related("severity").order_by("started_at")[:20])
+    lines = [f"Open incidents: {len(open_incidents)}"]
+    lines += [f"- {i.reference} [{i.severity.name}] {i.title} ({i.get_status_display()})" for i in open_incidents]
+    lines.append(f"Declared during the shift ({start:%Y-%m-%d %H:%M} – {end:%Y-%m-%d %H:%M} UTC): {len(during)}")
+    lines += [f"- {i.reference} [{i.severity.name}] {i.title} ({i.get_status_display()})" for i in during]
+    return "\n".join(lines)
 
 
 def reminders_sweep(*, now: datetime | None = None) -> int:

@@ -18,4 +18,5 @@ def sweep() -> int:
     """From beat: missed starts, breaches, due steps (re-armed after any restart), reminders."""
     count = paging.escalations_sweep()
     reminders.reminders_sweep()
+    reminders.handoffs_sweep()
     return count
