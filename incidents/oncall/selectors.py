@@ -93,13 +93,15 @@ def paging_progress(incident: Incident) -> dict[str, Any] | None:
 
 
 def on_call_for_services(services: Iterable[Service]) -> dict[int, list[str]]:
-    """Service id → names of the people on call now through the service's policy's first step."""
+    """Service id → names of the people on call now through the first step of the service's
+    policy (or its team's, or the default one)."""
     from incidents.oncall.paging import resolve_policy_for_services, step_targets
 
     now = timezone.now()
+    default = EscalationPolicy.objects.filter(is_default=True).order_by("pk").first()
     out: dict[int, list[str]] = {}
     for service in services:
-        policy = resolve_policy_for_services([service])
+        policy = resolve_policy_for_services([service]) or default
         if policy is None:
             continue
         first = policy.steps.order_by("position").first()
