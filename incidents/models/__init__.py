@@ -40,6 +40,7 @@ from incidents.models.notify import (
     Notification,
     NotificationDelivery,
     NotificationRule,
+    StatusSubscriber,
 )
 from incidents.models.oncall import (
     Escalation,
@@ -73,6 +74,7 @@ __all__ = [
     "Notification",
     "NotificationDelivery",
     "NotificationRule",
+    "StatusSubscriber",
     "Escalation",
     "EscalationPolicy",
     "EscalationState",

@@ -78,6 +78,8 @@ class Notification(models.Model):
         PAGE = "page", "Page"
         INCIDENT = "incident", "Incident change"
         REMINDER = "reminder", "Reminder"
+        PUBLIC = "public", "Status page update"
+        SUBSCRIPTION = "subscription", "Subscription confirmation"
 
     kind = models.CharField(max_length=16, choices=Kind.choices)
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="notifications")
@@ -111,6 +113,7 @@ class NotificationDelivery(models.Model):
     incident = models.ForeignKey(Incident, null=True, blank=True, on_delete=models.CASCADE, related_name="notification_deliveries")
     user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     channel = models.ForeignKey(Channel, null=True, blank=True, on_delete=models.SET_NULL, related_name="deliveries")
+    subscriber = models.ForeignKey("incidents.StatusSubscriber", null=True, blank=True, on_delete=models.CASCADE, related_name="deliveries")
     kind = models.CharField(max_length=16, choices=ChannelKind.choices)
     target = models.CharField(max_length=500)
     secret = models.CharField(max_length=200, blank=True)
@@ -139,3 +142,37 @@ class NotificationDelivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.kind} → {self.target} ({self.state})"
+
+
+class StatusSubscriber(models.Model):
+    """A member of the public following the status page by email (double opt-in) or webhook.
+
+    `token` is the secret in the confirm and unsubscribe links; the address is never
+    shown publicly. No components chosen means every public component."""
+
+    class Kind(models.TextChoices):
+        EMAIL = "email", "Email"
+        WEBHOOK = "webhook", "Webhook"
+
+    kind = models.CharField(max_length=8, choices=Kind.choices)
+    address = models.CharField(max_length=500, help_text="Email address or webhook URL.")
+    token = models.CharField(max_length=64, unique=True, editable=False)
+    components = models.ManyToManyField("incidents.Service", related_name="+", blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        constraints = [models.UniqueConstraint(fields=["kind", "address"], name="status_subscriber_unique")]
+        indexes = [
+            # who gets a public update: WHERE confirmed_at IS NOT NULL AND unsubscribed_at IS NULL
+            models.Index(fields=["confirmed_at", "unsubscribed_at"], name="subscriber_active_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} subscriber {self.pk}"
+
+    @property
+    def is_active(self) -> bool:
+        return self.confirmed_at is not None and self.unsubscribed_at is None

@@ -32,6 +32,8 @@ class Message:
     link: str
     ack_link: str | None
     incident: dict[str, Any] | None
+    unsubscribe: str | None = None
+    confirm: str | None = None
 
 
 class PermanentFailure(Exception):
@@ -46,8 +48,17 @@ def incident_url(incident: Incident) -> str:
     return settings.PUBLIC_URL + reverse("incident-detail", args=[incident.reference])
 
 
+PUBLIC_KINDS = (Notification.Kind.PUBLIC, Notification.Kind.SUBSCRIPTION)
+
+
 def compose(delivery: NotificationDelivery) -> Message:
     notification: Notification = delivery.notification
+    if notification.kind in PUBLIC_KINDS:
+        from incidents.notify.subscribers import message_for
+
+        public = message_for(delivery)
+        return Message(notification.subject, notification.body, public["link"], None, public["incident"],
+                       unsubscribe=public["unsubscribe"], confirm=public["confirm"])
     incident = notification.incident
     link = incident_url(incident) if incident else settings.PUBLIC_URL + "/"
     ack = None
@@ -94,6 +105,10 @@ def teams_payload(message: Message) -> dict[str, Any]:
 
 def webhook_payload(message: Message, delivery: NotificationDelivery) -> dict[str, Any]:
     n = delivery.notification
+    if n.kind in PUBLIC_KINDS:
+        return {"id": delivery.idempotency_key, "type": n.kind, "event": n.event, "subject": message.subject, "text": message.text,
+                "incident": message.incident, "url": message.link, "unsubscribe_url": message.unsubscribe,
+                "created_at": n.created_at.isoformat()}
     return {"id": delivery.idempotency_key, "type": n.kind, "event": n.event, "subject": message.subject, "text": message.text,
             "incident": message.incident, "acknowledge_url": message.ack_link, "created_at": n.created_at.isoformat()}
 
@@ -155,11 +170,16 @@ def send_email(delivery: NotificationDelivery, message: Message) -> int:
     lines = [message.text, "", f"Open: {message.link}"] if message.text else [f"Open: {message.link}"]
     if message.ack_link:
         lines.append(f"Acknowledge: {message.ack_link}")
-    email = EmailMessage(
-        subject=message.subject, body="\n".join(lines), to=[delivery.target],
-        headers={"Message-ID": f"<{hashlib.sha256(delivery.idempotency_key.encode()).hexdigest()[:32]}@incident-portal>",
-                 "X-Portal-Idempotency-Key": delivery.idempotency_key},
-    )
+    if message.confirm:
+        lines = [message.text, "", f"Confirm: {message.confirm}"]
+    headers = {"Message-ID": f"<{hashlib.sha256(delivery.idempotency_key.encode()).hexdigest()[:32]}@incident-portal>",
+               "X-Portal-Idempotency-Key": delivery.idempotency_key}
+    if message.unsubscribe:
+        lines += ["", f"Unsubscribe: {message.unsubscribe}"]
+        # RFC 8058 one-click unsubscribe: mail clients POST to the link
+        headers["List-Unsubscribe"] = f"<{message.unsubscribe}>"
+        headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
+    email = EmailMessage(subject=message.subject, body="\n".join(lines), to=[delivery.target], headers=headers)
     try:
         get_connection(fail_silently=False, timeout=getattr(settings, "NOTIFY_HTTP_TIMEOUT", 10.0)).send_messages([email])
     except OSError as exc:  # smtplib errors are OSErrors

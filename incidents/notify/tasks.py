@@ -14,7 +14,18 @@ def deliver(delivery_id: int) -> str | None:
     return services.delivery_attempt(delivery_id)
 
 
+@shared_task(name="notify.fan_out")
+def fan_out(notification_id: int) -> int:
+    """One delivery per status page subscriber for a public change; safe to run twice."""
+    from incidents.notify import subscribers
+
+    return subscribers.fan_out(notification_id)
+
+
 @shared_task(name="notify.sweep_deliveries")
 def sweep_deliveries() -> int:
-    """From beat: deliveries that are due, and those whose worker died mid-send."""
+    """From beat: deliveries that are due, those whose worker died mid-send, lost fan-outs."""
+    from incidents.notify import subscribers
+
+    subscribers.fan_out_sweep()
     return services.deliveries_sweep()
