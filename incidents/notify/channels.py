@@ -166,7 +166,7 @@ def _post_json(delivery: NotificationDelivery, payload: dict[str, Any], extra: d
     raise PermanentFailure(detail)
 
 
-def send_email(delivery: NotificationDelivery, message: Message) -> int:
+def send_email(delivery: NotificationDelivery, message: Message, connection: Any = None) -> int:
     lines = [message.text, "", f"Open: {message.link}"] if message.text else [f"Open: {message.link}"]
     if message.ack_link:
         lines.append(f"Acknowledge: {message.ack_link}")
@@ -181,7 +181,9 @@ def send_email(delivery: NotificationDelivery, message: Message) -> int:
         headers["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     email = EmailMessage(subject=message.subject, body="\n".join(lines), to=[delivery.target], headers=headers)
     try:
-        get_connection(fail_silently=False, timeout=getattr(settings, "NOTIFY_HTTP_TIMEOUT", 10.0)).send_messages([email])
+        connection = connection or get_connection(fail_silently=False, timeout=getattr(settings, "NOTIFY_HTTP_TIMEOUT", 10.0))
+        if not connection.send_messages([email]):
+            raise TemporaryFailure("The mail backend sent nothing.")
     except OSError as exc:  # smtplib errors are OSErrors
         import smtplib
 
@@ -191,11 +193,11 @@ def send_email(delivery: NotificationDelivery, message: Message) -> int:
     return 250
 
 
-def send(delivery: NotificationDelivery) -> int:
+def send(delivery: NotificationDelivery, *, mail_connection: Any = None) -> int:
     """Send one delivery; returns the receiver's status code or raises a Failure."""
     message = compose(delivery)
     if delivery.kind == ChannelKind.EMAIL:
-        return send_email(delivery, message)
+        return send_email(delivery, message, mail_connection)
     if delivery.kind == ChannelKind.SLACK:
         return _post_json(delivery, slack_payload(message))
     if delivery.kind == ChannelKind.TEAMS:

@@ -9,12 +9,15 @@ only delays its own row.
 from __future__ import annotations
 
 import logging
+import secrets
+from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
 from django.conf import settings
+from django.core.mail import get_connection
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -115,22 +118,55 @@ def _send_tasks(rows: list[tuple[int, datetime]]) -> None:
             log.warning("could not enqueue delivery %s; the sweeper will send it", pk, exc_info=True)
 
 
+def _claim(ids: list[int]) -> list[NotificationDelivery]:
+    """pending → sending for the due rows among `ids`; the lease stamp tells ours apart."""
+    now = timezone.now()
+    stamp = now + LEASE + timedelta(microseconds=secrets.randbelow(1_000_000))
+    NotificationDelivery.objects.filter(pk__in=ids, state=DeliveryState.PENDING, next_attempt_at__lte=now).update(
+        state=DeliveryState.SENDING, attempts=F("attempts") + 1, lease_until=stamp
+    )
+    return list(NotificationDelivery.objects.select_related("notification__incident__severity", "subscriber")
+                .filter(pk__in=ids, state=DeliveryState.SENDING, lease_until=stamp).order_by("pk"))
+
+
 def delivery_attempt(delivery_id: int) -> str | None:
     """Claim, send, record. Returns the new state, or None when the row was not ours to send."""
-    now = timezone.now()
-    claimed = NotificationDelivery.objects.filter(pk=delivery_id, state=DeliveryState.PENDING, next_attempt_at__lte=now).update(
-        state=DeliveryState.SENDING, attempts=F("attempts") + 1, lease_until=now + LEASE
-    )
-    if claimed != 1:
-        return None
-    delivery = NotificationDelivery.objects.select_related("notification__incident__severity").get(pk=delivery_id)
+    claimed = _claim([delivery_id])
+    return _attempt(claimed[0]) if claimed else None
+
+
+def deliveries_attempt_batch(delivery_ids: list[int]) -> dict[str, int]:
+    """Send many (a status page fan-out) through one SMTP connection."""
+    claimed = _claim(delivery_ids)
+    outcome: Counter[str] = Counter()
+    connection = None
+    if any(d.kind == ChannelKind.EMAIL for d in claimed):
+        connection = get_connection(fail_silently=False, timeout=_setting("NOTIFY_HTTP_TIMEOUT", 10.0))
+        try:
+            connection.open()
+        except OSError:
+            log.warning("could not open the mail connection; each message opens its own", exc_info=True)
+            connection = None
+    try:
+        for delivery in claimed:
+            outcome[_attempt(delivery, mail_connection=connection)] += 1
+    finally:
+        if connection is not None:
+            try:
+                connection.close()
+            except OSError:
+                pass
+    return dict(outcome)
+
+
+def _attempt(delivery: NotificationDelivery, *, mail_connection: Any = None) -> str:
     incident = delivery.notification.incident
     if delivery.cancel_if_acknowledged and incident is not None and (
         incident.acknowledged_at is not None or incident.status == IncidentStatus.RESOLVED
     ):
         return _finish(delivery, DeliveryState.CANCELLED, error="Acknowledged before this rule was due.")
     try:
-        code = channels.send(delivery)
+        code = channels.send(delivery, mail_connection=mail_connection)
     except channels.PermanentFailure as exc:
         return _finish(delivery, DeliveryState.FAILED, error=str(exc))
     except channels.TemporaryFailure as exc:
@@ -138,7 +174,7 @@ def delivery_attempt(delivery_id: int) -> str | None:
             return _finish(delivery, DeliveryState.FAILED, error=str(exc))
         return _finish(delivery, DeliveryState.PENDING, error=str(exc), retry_at=timezone.now() + backoff(delivery.attempts))
     except Exception as exc:  # noqa: BLE001 - a bug in one channel must not leave the row stuck in `sending`
-        log.exception("delivery %s failed", delivery_id)
+        log.exception("delivery %s failed", delivery.pk)
         return _finish(delivery, DeliveryState.PENDING, error=f"{type(exc).__name__}: {exc}",
                        retry_at=timezone.now() + backoff(delivery.attempts))
     return _finish(delivery, DeliveryState.DELIVERED, code=code)

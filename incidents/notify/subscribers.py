@@ -204,9 +204,23 @@ def fan_out(notification_id: int, *, batch: int = 2000) -> int:
             created += _insert(chunk)
             chunk = []
     created += _insert(chunk)
-    pending = list(NotificationDelivery.objects.filter(notification=n, state="pending").values_list("pk", "next_attempt_at"))
-    notify._send_tasks(pending)
+    pending = list(NotificationDelivery.objects.filter(notification=n, state="pending").order_by("pk").values_list("pk", flat=True))
+    _send_batches(pending)
     return created
+
+
+FAN_OUT_BATCH = 100
+
+
+def _send_batches(ids: list[int]) -> None:
+    from incidents.notify.tasks import deliver_batch
+
+    for start in range(0, len(ids), FAN_OUT_BATCH):
+        try:
+            deliver_batch.delay(ids[start:start + FAN_OUT_BATCH])
+        except Exception:  # noqa: BLE001 - stored: the delivery sweeper sends them
+            log.warning("could not enqueue a batch of deliveries; the sweeper will send them", exc_info=True)
+            return
 
 
 def _insert(rows: list[NotificationDelivery]) -> int:

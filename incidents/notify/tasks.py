@@ -14,6 +14,12 @@ def deliver(delivery_id: int) -> str | None:
     return services.delivery_attempt(delivery_id)
 
 
+@shared_task(name="notify.deliver_batch")
+def deliver_batch(delivery_ids: list[int]) -> dict[str, int]:
+    """Send many stored deliveries (a status page fan-out) over one mail connection; safe twice."""
+    return services.deliveries_attempt_batch(delivery_ids)
+
+
 @shared_task(name="notify.fan_out")
 def fan_out(notification_id: int) -> int:
     """One delivery per status page subscriber for a public change; safe to run twice."""

@@ -21,8 +21,10 @@ SMTP = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_H
 
 
 def send_pending() -> None:
-    for pk in NotificationDelivery.objects.filter(state="pending").order_by("pk").values_list("pk", flat=True):
-        services.delivery_attempt(pk)
+    """As the fan-out's batch task does: every pending row over one SMTP connection."""
+    ids = list(NotificationDelivery.objects.filter(state="pending").order_by("pk").values_list("pk", flat=True))
+    outcome = services.deliveries_attempt_batch(ids)
+    assert outcome == ({"delivered": len(ids)} if ids else {})
 
 
 def fan_out_all(capture: Any) -> None:
@@ -37,6 +39,7 @@ def test_email_double_opt_in_per_component_updates_and_one_click_unsubscribe(db,
 
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
+    monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
     api = ServiceFactory(slug="api", name="Public API")
     web = ServiceFactory(slug="web", name="Website")
     secret = ServiceFactory(slug="ledger", name="Ledger", visibility=Visibility.INTERNAL)
@@ -92,6 +95,7 @@ def test_a_webhook_subscriber_gets_public_changes_in_our_signed_shape(db, django
 
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
+    monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
     boss = UserFactory(username="boss")
     with http_receiver() as rx, override_settings(PUBLIC_URL="http://status.test"):
         sub = subscribers.subscriber_create(kind="webhook", address=rx.url + "/status")
