@@ -147,19 +147,24 @@ def deliveries_attempt_batch(delivery_ids: list[int]) -> dict[str, int]:
         except OSError:
             log.warning("could not open the mail connection; each message opens its own", exc_info=True)
             connection = None
+    delivered: list[tuple[int, int]] = []
     try:
         for delivery in claimed:
-            outcome[_attempt(delivery, mail_connection=connection)] += 1
+            outcome[_attempt(delivery, mail_connection=connection, delivered=delivered)] += 1
     finally:
         if connection is not None:
             try:
                 connection.close()
             except OSError:
                 pass
+        # successes recorded in one UPDATE per status code instead of one per row
+        for code in {c for _, c in delivered}:
+            NotificationDelivery.objects.filter(pk__in=[pk for pk, c in delivered if c == code], state=DeliveryState.SENDING).update(
+                state=DeliveryState.DELIVERED, lease_until=None, last_error="", response_code=code, delivered_at=timezone.now())
     return dict(outcome)
 
 
-def _attempt(delivery: NotificationDelivery, *, mail_connection: Any = None) -> str:
+def _attempt(delivery: NotificationDelivery, *, mail_connection: Any = None, delivered: list[tuple[int, int]] | None = None) -> str:
     incident = delivery.notification.incident
     if delivery.cancel_if_acknowledged and incident is not None and (
         incident.acknowledged_at is not None or incident.status == IncidentStatus.RESOLVED
@@ -177,6 +182,9 @@ def _attempt(delivery: NotificationDelivery, *, mail_connection: Any = None) -> 
         log.exception("delivery %s failed", delivery.pk)
         return _finish(delivery, DeliveryState.PENDING, error=f"{type(exc).__name__}: {exc}",
                        retry_at=timezone.now() + backoff(delivery.attempts))
+    if delivered is not None:
+        delivered.append((delivery.pk, code))
+        return DeliveryState.DELIVERED
     return _finish(delivery, DeliveryState.DELIVERED, code=code)
 
 

@@ -42,6 +42,8 @@ _VERB = {"trigger": "triggered", "acknowledge": "acknowledged", "resolve": "reso
 def channels_on_event(event: events.DomainEvent) -> None:
     if event.kind not in _CHANNEL_EVENTS or event.incident_id is None:
         return
+    if not Channel.objects.filter(enabled=True).exists():
+        return  # no organisation channel: nothing to lock or query
     with transaction.atomic():
         incident = Incident.objects.select_for_update().filter(pk=event.incident_id).first()
         if incident is None:
