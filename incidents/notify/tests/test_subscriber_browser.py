@@ -37,6 +37,9 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_s
 
     from incidents.notify import tasks
 
+    # Playwright's sync API runs an event loop in this thread; the database work between
+    # browser steps is still plain synchronous code in this one thread.
+    monkeypatch.setenv("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: None)
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
