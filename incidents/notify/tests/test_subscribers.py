@@ -112,3 +112,38 @@ def test_a_webhook_subscriber_gets_public_changes_in_our_signed_shape(db, django
         "unsubscribe_url": f"http://status.test/status/subscribe/unsubscribe/{sub.token}/",
         "created_at": body["created_at"],
     }
+
+
+def test_public_maintenance_is_announced_when_scheduled_started_and_completed(db, django_capture_on_commit_callbacks, monkeypatch) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from incidents.models import Notification
+    from incidents.notify import tasks
+    from incidents.services import maintenance_change_status, maintenance_schedule
+
+    monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
+    monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
+    api = ServiceFactory(slug="api", name="Public API")
+    boss = UserFactory(username="boss")
+    reader = subscribers.subscriber_create(kind="email", address="reader@example.com")
+    subscribers.subscriber_confirm(token=reader.token)
+    start = timezone.now() + timedelta(days=3)
+    with django_capture_on_commit_callbacks(execute=True):
+        window = maintenance_schedule(title="Database upgrade", scheduled_start=start, scheduled_end=start + timedelta(hours=1),
+                                      services=[api], by=boss)
+        hidden = maintenance_schedule(title="Internal rack move", scheduled_start=start, scheduled_end=start + timedelta(hours=1),
+                                      services=[api], by=boss, visibility=Visibility.INTERNAL)
+    with django_capture_on_commit_callbacks(execute=True):
+        maintenance_change_status(window=window, status="in_progress", by=boss)
+        maintenance_change_status(window=hidden, status="in_progress", by=boss)
+    with django_capture_on_commit_callbacks(execute=True):
+        maintenance_change_status(window=window, status="completed", by=boss)
+    sent = Notification.objects.filter(kind="public").order_by("pk")
+    assert list(sent.values_list("event", "subject")) == [
+        ("maintenance_scheduled", "Scheduled maintenance: Database upgrade"),
+        ("maintenance_started", "Maintenance started: Database upgrade"),
+        ("maintenance_completed", "Maintenance completed: Database upgrade"),
+    ]
+    assert NotificationDelivery.objects.filter(subscriber=reader, notification__kind="public").count() == 3

@@ -74,3 +74,16 @@ def test_the_delivery_log_lists_deliveries_and_the_outbox(crew, client, tmp_path
     text = log.content.decode()
     assert "Delivered" in text and f"[SEV1] {incident.reference} Checkout down" in text and "to ada@example.com" in text
     assert len(list(tmp_path.glob("*.eml"))) == 1
+
+
+def test_managers_find_on_call_and_subscribers_in_the_admin(crew, client) -> None:
+    from incidents.notify.subscribers import subscriber_create
+
+    subscriber_create(kind="email", address="reader@example.com")
+    crew["lead"].is_staff = True
+    crew["lead"].is_superuser = True
+    crew["lead"].save()
+    client.force_login(crew["lead"])
+    for path in ("schedule", "escalationpolicy", "escalation", "notificationdelivery", "statussubscriber", "channel"):
+        assert client.get(f"/admin/incidents/{path}/").status_code == 200, path
+    assert b"reader@example.com" in client.get("/admin/incidents/statussubscriber/").content

@@ -128,3 +128,14 @@ def test_the_ical_feed_is_rfc5545(people: list) -> None:
     folded = fold("SUMMARY:" + "é" * 80)
     assert all(len(part.encode()) <= 75 for part in folded.split("\r\n"))
     assert folded.replace("\r\n ", "") == "SUMMARY:" + "é" * 80
+
+
+def test_a_swap_gives_the_shift_to_the_other_person(people: list) -> None:
+    from incidents.oncall.services import shift_swap
+
+    ada, bob, _ = people
+    schedule = make_schedule("UTC", Rotation.DAILY, utc(2026, 5, 1, 9, 0), [ada, bob])
+    shift_swap(schedule=schedule, user=ada, with_user=bob, starts_at=utc(2026, 5, 3, 9), ends_at=utc(2026, 5, 4, 9), by=ada)
+    shift_swap(schedule=schedule, user=bob, with_user=ada, starts_at=utc(2026, 5, 4, 9), ends_at=utc(2026, 5, 5, 9), by=ada)
+    assert [on_call_at(schedule, utc(2026, 5, d, 12)) for d in (3, 4, 5)] == [bob.pk, ada.pk, ada.pk]
+    assert ScheduleOverride.objects.filter(reason="swap with ada").count() == 1
