@@ -152,3 +152,18 @@ def test_a_step_whose_transaction_failed_is_paged_by_the_sweeper_once(crew, cloc
     assert run_due() == 1
     assert run_due() == 0
     assert list(Page.objects.values_list("step", "user__username")) == [(0, "ada")]
+
+
+def test_an_incident_opened_by_an_alert_pages_too(crew, clock, django_capture_on_commit_callbacks) -> None:
+    from incidents.integrations.tests.helpers import fixture, make, process_pending, store
+    from incidents.models import Incident
+
+    integration, _ = make("alertmanager")
+    store(integration, fixture("alertmanager", "firing.json"))
+    with django_capture_on_commit_callbacks(execute=True):
+        process_pending()
+    incident = Incident.objects.get()
+    assert incident.severity.pages and incident.acknowledged_at is None
+    escalation = Escalation.objects.get(incident=incident)
+    assert paging.escalation_run_step(escalation_id=escalation.pk, step=0) is True
+    assert list(Page.objects.values_list("user__username", flat=True)) == ["ada"]
