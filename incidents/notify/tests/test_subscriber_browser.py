@@ -7,6 +7,7 @@ import os
 import re
 
 import pytest
+from django.db import connections
 from django.test import override_settings
 
 from incidents.models import NotificationDelivery, StatusSubscriber, Visibility
@@ -32,7 +33,7 @@ def deliver_everything() -> None:
     services.deliveries_attempt_batch(list(NotificationDelivery.objects.filter(state="pending").values_list("pk", flat=True)))
 
 
-def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_server, monkeypatch) -> None:
+def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_asgi, monkeypatch) -> None:
     from playwright.sync_api import sync_playwright
 
     from incidents.notify import tasks
@@ -47,11 +48,11 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_s
     ServiceFactory(slug="web", name="Website")
     with smtp_server() as (port, box), override_settings(
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port,
-        EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, PUBLIC_URL=live_server.url,
+        EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, PUBLIC_URL=live_asgi.url,
     ), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page()
-        page.goto(live_server.url + "/status/subscribe/")
+        page.goto(live_asgi.url + "/status/subscribe/")
         page.check("input[name=kind][value=email]")
         page.fill("input[name=address]", "reader@example.com")
         page.get_by_label("Public API").check()
@@ -74,4 +75,7 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_s
         page.click("button[type=submit]")
         page.get_by_text("Unsubscribed").wait_for()
         browser.close()
-    assert not StatusSubscriber.objects.get().is_active
+        assert not StatusSubscriber.objects.get().is_active
+        # The database work above ran in Playwright's context, on a connection of its own:
+        # close it, or PostgreSQL cannot drop the test database.
+        connections.close_all()
