@@ -283,6 +283,10 @@ SPECTACULAR_SETTINGS = {
     "EXTENSIONS_INFO": {},
 }
 
+# Runbooks: the kubeconfig whose contexts clusters name (empty: ~/.kube/config or $KUBECONFIG).
+RUNBOOKS_KUBECONFIG = env_str("RUNBOOKS_KUBECONFIG", "")
+RUNBOOKS_POLL_SECONDS = 2.0  # how often "wait for the rollout" reads the deployment
+
 API_TOKEN_LAST_USED_RESOLUTION = env_int("API_TOKEN_LAST_USED_RESOLUTION", 60, minimum=0)
 
 LOG_LEVEL = env_choice("LOG_LEVEL", ["DEBUG", "INFO", "WARNING", "ERROR"], "INFO")

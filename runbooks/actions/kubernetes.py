@@ -24,6 +24,7 @@ from kubernetes.client.exceptions import ApiException
 from runbooks.actions.base import Action, ActionContext, ActionError, ActionResult
 
 IDEMPOTENCY_HEADER = "X-Portal-Idempotency-Key"
+FIELD_MANAGER = "incident-portal"
 RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 REVISION = "deployment.kubernetes.io/revision"
 POD_TEMPLATE_HASH = "pod-template-hash"
@@ -89,20 +90,23 @@ def _namespace(ctx: ActionContext, params: dict[str, Any]) -> str:
 
 
 def _call(ctx: ActionContext, fn: Any, *args: Any, mutating: bool = False, **kwargs: Any) -> dict[str, Any]:
-    """Call an `..._with_http_info` method and return the JSON body as the server sent it
-    (the generated models drop fields kubectl would send back, such as nulls)."""
+    """Call a client method and return the JSON body as the server sent it (the
+    generated models drop fields kubectl would send back, such as nulls)."""
     headers = {IDEMPOTENCY_HEADER: ctx.idempotency_key} if mutating and ctx.idempotency_key else None
-    if mutating and ctx.dry_run:
-        kwargs["dry_run"] = "All"
+    if mutating:
+        kwargs["field_manager"] = FIELD_MANAGER  # who changed what, in the object's managedFields
+        if ctx.dry_run:
+            kwargs["dry_run"] = "All"
     try:
-        response = fn(*args, _headers=headers, _request_timeout=(5, max(5, ctx.timeout_seconds)), **kwargs)
+        response = fn(*args, _headers=headers, _request_timeout=(5, max(5, ctx.timeout_seconds)),
+                      _preload_content=False, **kwargs)  # fmt: skip
     except ApiException as exc:
         raise ActionError(_api_message(exc)) from exc
     except Exception as exc:  # connection refused, reset, timed out
         if mutating:
             raise OutcomeUnknown(f"No answer from the API server: {exc}") from exc
         raise ActionError(f"Could not reach the API server: {exc}") from exc
-    return json.loads(response.raw_data or b"{}")
+    return json.loads(response.data or b"{}")
 
 
 def _api_message(exc: ApiException) -> str:
@@ -123,8 +127,8 @@ def _core(ctx: ActionContext) -> client.CoreV1Api:
 
 def _read_workload(ctx: ActionContext, kind: str, name: str, namespace: str) -> dict[str, Any]:
     apps = _apps(ctx)
-    fn = apps.read_namespaced_deployment_with_http_info if kind == "deployment" else \
-        apps.read_namespaced_stateful_set_with_http_info  # fmt: skip
+    fn = apps.read_namespaced_deployment if kind == "deployment" else \
+        apps.read_namespaced_stateful_set  # fmt: skip
     return _call(ctx, fn, name, namespace)
 
 
@@ -154,8 +158,8 @@ def scale(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
     kind, name, replicas = params["kind"], params["name"], params["replicas"]
     before = _workload_state(_read_workload(ctx, kind, name, namespace))
     apps = _apps(ctx)
-    fn = apps.patch_namespaced_deployment_scale_with_http_info if kind == "deployment" else \
-        apps.patch_namespaced_stateful_set_scale_with_http_info  # fmt: skip
+    fn = apps.patch_namespaced_deployment_scale if kind == "deployment" else \
+        apps.patch_namespaced_stateful_set_scale  # fmt: skip
     # kubectl scale: a merge patch of the scale subresource
     result = _call(ctx, fn, name, namespace, {"spec": {"replicas": replicas}}, mutating=True, _content_type=MERGE_PATCH)
     after = dict(before, replicas=(result.get("spec") or {}).get("replicas"))
@@ -174,8 +178,8 @@ def rollout_restart(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
     now = datetime.now(UTC).replace(microsecond=0).strftime("%Y-%m-%dT%H:%M:%SZ")
     body = {"spec": {"template": {"metadata": {"annotations": {RESTARTED_AT: now}}}}}
     apps = _apps(ctx)
-    fn = apps.patch_namespaced_deployment_with_http_info if kind == "deployment" else \
-        apps.patch_namespaced_stateful_set_with_http_info  # fmt: skip
+    fn = apps.patch_namespaced_deployment if kind == "deployment" else \
+        apps.patch_namespaced_stateful_set  # fmt: skip
     result = _call(ctx, fn, name, namespace, body, mutating=True, _content_type=STRATEGIC_MERGE_PATCH)
     return ActionResult(ok=True, before=before, after=_workload_state(result),
                         output=f"{kind}.apps/{name} restarted{_dry(ctx)}")  # fmt: skip
@@ -222,7 +226,7 @@ def rollout_undo(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
     if (deployment.get("spec") or {}).get("paused"):
         raise ActionError(f"you cannot rollback a paused deployment; resume it first with 'kubectl rollout resume deployment/{name}' and try again")
     uid = (deployment.get("metadata") or {}).get("uid")
-    listing = _call(ctx, _apps(ctx).list_namespaced_replica_set_with_http_info, namespace,
+    listing = _call(ctx, _apps(ctx).list_namespaced_replica_set, namespace,
                     label_selector=_selector_string((deployment.get("spec") or {}).get("selector") or {}))  # fmt: skip
     owned = [
         rs for rs in listing.get("items") or []
@@ -247,7 +251,7 @@ def rollout_undo(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
         {"op": "replace", "path": "/spec/template", "value": template},
         {"op": "replace", "path": "/metadata/annotations", "value": annotations},
     ]
-    result = _call(ctx, _apps(ctx).patch_namespaced_deployment_with_http_info, name, namespace, patch,
+    result = _call(ctx, _apps(ctx).patch_namespaced_deployment, name, namespace, patch,
                    mutating=True, _content_type=JSON_PATCH)  # fmt: skip
     return ActionResult(ok=True, before=before, after=dict(_workload_state(result), rolled_back_to=to_revision),
                         output=f"deployment.apps/{name} rolled back to revision {to_revision}{_dry(ctx)}")  # fmt: skip
@@ -264,13 +268,14 @@ def env_patch(deployment: dict[str, Any], env: dict[str, str], container: str = 
             continue
         existing = c.get("env")
         current = {e["name"]: e for e in existing or []}
-        diff = [{"name": k, "value": v} for k, v in env.items() if current.get(k) != {"name": k, "value": v}]
+        # the diff lists changed entries in the order of the new list: existing names first
+        order = [e["name"] for e in existing or []] + [k for k in env if k not in current]
+        diff = [{"name": k, "value": env[k]} for k in order if k in env and current.get(k) != {"name": k, "value": env[k]}]
         if not diff:
             continue
         if existing is None:
-            changed.append({"name": c["name"], "env": [{"name": k, "value": v} for k, v in env.items()]})
+            changed.append({"name": c["name"], "env": diff})
         else:
-            order = [e["name"] for e in existing] + [k for k in env if k not in current]
             changed.append({"name": c["name"], "env": diff, "$setElementOrder/env": [{"name": n} for n in order]})
     if not changed:
         return {}
@@ -291,7 +296,7 @@ def set_env(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
     patch = env_patch(deployment, env, container)
     if not patch:
         return ActionResult(ok=True, before=before, after=before, output=f"deployment.apps/{name} env already set, nothing sent")
-    result = _call(ctx, _apps(ctx).patch_namespaced_deployment_with_http_info, name, namespace, patch,
+    result = _call(ctx, _apps(ctx).patch_namespaced_deployment, name, namespace, patch,
                    mutating=True, _content_type=STRATEGIC_MERGE_PATCH)  # fmt: skip
     return ActionResult(ok=True, before=before, after=_workload_state(result),
                         output=f"deployment.apps/{name} env updated{_dry(ctx)}")  # fmt: skip
@@ -341,7 +346,7 @@ def rollout_status(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
 def list_pods(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
     namespace = _namespace(ctx, params)
     kwargs = {"label_selector": params["label_selector"]} if params.get("label_selector") else {}
-    listing = _call(ctx, _core(ctx).list_namespaced_pod_with_http_info, namespace, **kwargs)
+    listing = _call(ctx, _core(ctx).list_namespaced_pod, namespace, **kwargs)
     rows = ["NAME\tREADY\tSTATUS\tRESTARTS"]
     pods = []
     for pod in listing.get("items") or []:
@@ -364,14 +369,14 @@ def pod_log(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
         kwargs["container"] = params["container"]
     core = _core(ctx)
     try:
-        response = core.read_namespaced_pod_log_with_http_info(
-            params["pod"], namespace, _request_timeout=(5, max(5, ctx.timeout_seconds)), **kwargs
+        response = core.read_namespaced_pod_log(
+            params["pod"], namespace, _request_timeout=(5, max(5, ctx.timeout_seconds)), _preload_content=False, **kwargs
         )
     except ApiException as exc:
         raise ActionError(_api_message(exc)) from exc
     except Exception as exc:
         raise ActionError(f"Could not reach the API server: {exc}") from exc
-    text = (response.raw_data or b"").decode("utf-8", "replace")
+    text = (response.data or b"").decode("utf-8", "replace")
     return ActionResult(ok=True, output=text[-MAX_LOG:])
 
 

@@ -1,0 +1,33 @@
+"""Fixtures for the runbooks tests: the stub Kubernetes API server and a cluster
+configured to reach it through a generated kubeconfig."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runbooks.tests.k8s_stub import Seed, StubServer, running_stub, write_kubeconfig
+
+
+@pytest.fixture
+def k8s(tmp_path: Path, settings: Any) -> Iterator[StubServer]:
+    from runbooks.actions.kubernetes import reset_clients
+
+    with running_stub() as server:
+        Seed().apply(server.cluster)
+        settings.RUNBOOKS_KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", server.url))
+        settings.RUNBOOKS_POLL_SECONDS = 0.05
+        reset_clients()
+        yield server
+        reset_clients()
+
+
+@pytest.fixture
+def stub_cluster() -> Any:
+    """An unsaved Cluster for action tests that need no database."""
+    from runbooks.models import Cluster
+
+    return Cluster(name="stub", context="stub", namespaces=["production", "ml"])
