@@ -200,6 +200,7 @@ BEAT_HEARTBEAT_SECONDS = env_int("PORTAL_BEAT_HEARTBEAT_SECONDS", 60, minimum=1,
 CELERY_TASK_ROUTES = {
     "integrations.*": {"queue": "alerts"},
     "incidents.public.*": {"queue": "snapshots"},
+    "runbooks.*": {"queue": "runbooks"},
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Alert deliveries stored while Redis or every worker was down get processed once they are back.
@@ -207,6 +208,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Catches up after Redis or the broker was down when a public change happened,
     # and rolls the uptime bars and "today" over.
     "public-status-snapshot": {"task": "incidents.public.rebuild_snapshot", "schedule": 60.0, "options": {"expires": 50}},
+    # Runbook steps whose worker died become "outcome unknown"; approved steps whose enqueue was lost are queued again.
+    "runbooks-sweep": {"task": "runbooks.sweep", "schedule": 30.0, "options": {"expires": 25}},
     # Tells whether beat and a worker are both alive (portal/tasks.py).
     "portal-beat-heartbeat": {
         "task": "portal.tasks.beat_heartbeat",
