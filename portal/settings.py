@@ -282,6 +282,7 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
         "ActionItemStatusEnum": "incidents.models.ActionItemStatus",
         "MessageTemplateStatusEnum": ["", "investigating", "identified", "monitoring", "resolved"],
+        "RunbookStepKindEnum": "runbooks.models.StepKind",
     },
     "EXTENSIONS_INFO": {},
 }
