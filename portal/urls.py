@@ -15,5 +15,6 @@ urlpatterns = [
     path("status/", include("incidents.public.urls")),
     path("api/v2/", include("incidents.public.api_urls")),
     path("integrations/", include("incidents.integrations.urls")),
+    path("runbooks/", include("runbooks.urls")),
     path("", include("incidents.urls")),
 ]

@@ -27,7 +27,7 @@ def runbook_detail_qs() -> QuerySet[Runbook]:
 
 
 def run_list_qs(*, incident_id: int | None = None, runbook_id: int | None = None) -> QuerySet[Run]:
-    qs = Run.objects.select_related("runbook", "cluster", "started_by").order_by("-id")
+    qs = Run.objects.select_related("runbook", "cluster", "started_by", "incident").order_by("-id")
     if incident_id is not None:
         qs = qs.filter(incident_id=incident_id)
     if runbook_id is not None:
