@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from celery import shared_task
+from celery.signals import worker_init
 
 from runbooks import executor
+
+
+@worker_init.connect
+def _warm_up(**kwargs: Any) -> None:
+    # In the worker's parent process, before prefork children are made: they inherit it.
+    from runbooks.actions.kubernetes import warm_up
+
+    warm_up()
 
 
 @shared_task(name="runbooks.execute_step", acks_late=True, reject_on_worker_lost=True)

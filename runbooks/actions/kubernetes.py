@@ -75,6 +75,12 @@ def api_client(cluster: Any) -> client.ApiClient:
         return api
 
 
+def warm_up() -> None:
+    """Import the API classes now: the client imports them on first use, which takes
+    seconds, and that first use would otherwise sit between an approval and its call."""
+    from kubernetes.client.api import apps_v1_api, core_v1_api  # noqa: F401
+
+
 def reset_clients() -> None:
     with _clients_lock:
         _clients.clear()

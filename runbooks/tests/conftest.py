@@ -9,12 +9,15 @@ from typing import Any
 
 import pytest
 
+from incidents.tests.test_browser import live_asgi  # noqa: F401 - registers the fixture
 from runbooks.tests.k8s_stub import Seed, StubServer, running_stub, write_kubeconfig
 
 
 @pytest.fixture
 def k8s(tmp_path: Path, settings: Any) -> Iterator[StubServer]:
-    from runbooks.actions.kubernetes import reset_clients
+    from runbooks.actions.kubernetes import reset_clients, warm_up
+
+    warm_up()  # as a worker does when it starts
 
     with running_stub() as server:
         Seed().apply(server.cluster)
