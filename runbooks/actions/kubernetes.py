@@ -123,12 +123,20 @@ def _api_message(exc: ApiException) -> str:
     return f"{exc.status} {message}"
 
 
+def _configured(ctx: ActionContext) -> client.ApiClient:
+    # A configuration problem is found before any request: the step failed, nothing was sent.
+    try:
+        return api_client(ctx.cluster)
+    except Exception as exc:  # ConfigException, a missing file or context, no in-cluster token
+        raise ActionError(f"Cluster {ctx.cluster.name}: {exc}") from exc
+
+
 def _apps(ctx: ActionContext) -> client.AppsV1Api:
-    return client.AppsV1Api(api_client(ctx.cluster))
+    return client.AppsV1Api(_configured(ctx))
 
 
 def _core(ctx: ActionContext) -> client.CoreV1Api:
-    return client.CoreV1Api(api_client(ctx.cluster))
+    return client.CoreV1Api(_configured(ctx))
 
 
 def _read_workload(ctx: ActionContext, kind: str, name: str, namespace: str) -> dict[str, Any]:

@@ -3,6 +3,7 @@ configured to reach it through a generated kubeconfig."""
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -14,14 +15,23 @@ from runbooks.tests.k8s_stub import Seed, StubServer, running_stub, write_kubeco
 
 
 @pytest.fixture
-def k8s(tmp_path: Path, settings: Any) -> Iterator[StubServer]:
+def own_tmp() -> Iterator[Path]:
+    """A temporary directory of this test alone. pytest's tmp_path lives under a
+    base directory that other pytest sessions of the same user prune while this
+    one runs (they keep the last three), and a worker process reads files here."""
+    with tempfile.TemporaryDirectory(prefix="runbooks-test-") as path:
+        yield Path(path)
+
+
+@pytest.fixture
+def k8s(own_tmp: Path, settings: Any) -> Iterator[StubServer]:
     from runbooks.actions.kubernetes import reset_clients, warm_up
 
     warm_up()  # as a worker does when it starts
 
     with running_stub() as server:
         Seed().apply(server.cluster)
-        settings.RUNBOOKS_KUBECONFIG = str(write_kubeconfig(tmp_path / "kubeconfig", server.url))
+        settings.RUNBOOKS_KUBECONFIG = str(write_kubeconfig(own_tmp / "kubeconfig", server.url))
         settings.RUNBOOKS_POLL_SECONDS = 0.05
         reset_clients()
         yield server

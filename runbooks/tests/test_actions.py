@@ -90,12 +90,12 @@ def test_an_api_error_is_reported_with_the_servers_message(k8s: Any, stub_cluste
         run("k8s.scale", {"kind": "deployment", "name": "nope", "namespace": "production", "replicas": 1}, stub_cluster)
 
 
-def test_a_lost_connection_during_a_change_is_an_unknown_outcome(stub_cluster: Any, settings: Any, tmp_path: Any) -> None:
+def test_a_lost_connection_during_a_change_is_an_unknown_outcome(stub_cluster: Any, settings: Any, own_tmp: Any) -> None:
     from runbooks.tests.k8s_stub import Seed, running_stub, write_kubeconfig
 
     with running_stub() as server:
         Seed().apply(server.cluster)
-        settings.RUNBOOKS_KUBECONFIG = str(write_kubeconfig(tmp_path / "kc", server.url))
+        settings.RUNBOOKS_KUBECONFIG = str(write_kubeconfig(own_tmp / "kc", server.url))
         reset_clients()
         original = server.answer
 
@@ -170,3 +170,10 @@ def test_templates_fill_from_the_run_context_and_refuse_unknown_names() -> None:
     assert render_parameters(params, {"service": "api", "labels": {"namespace": "prod"}}) == {"name": "api", "namespace": "prod", "replicas": 3}
     with pytest.raises(ValidationFailed):
         render_parameters(params, {"service": "api", "labels": {}})
+
+
+def test_a_broken_cluster_configuration_fails_the_step_before_any_request(k8s: Any, stub_cluster: Any, settings: Any) -> None:
+    stub_cluster.context = "no-such-context"
+    with pytest.raises(ActionError, match="Cluster stub"):
+        run("k8s.scale", {"kind": "deployment", "name": "api-gateway", "namespace": "production", "replicas": 9}, stub_cluster)
+    assert k8s.calls() == []

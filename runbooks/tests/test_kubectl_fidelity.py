@@ -50,24 +50,24 @@ def _reads(requests: list[Request]) -> set[tuple[str, str, str]]:
     return {(r.method, r.path, r.query.get("labelSelector", "")) for r in requests if r.method == "GET"}
 
 
-def _kubectl(command: str, tmp_path: Path, *, dry_run: bool) -> list[Request]:
+def _kubectl(command: str, own_tmp: Path, *, dry_run: bool) -> list[Request]:
     with running_stub() as server:
         Seed().apply(server.cluster)
-        kubeconfig = write_kubeconfig(tmp_path / "kubectl-config", server.url)
+        kubeconfig = write_kubeconfig(own_tmp / "kubectl-config", server.url)
         args = command.split()[1:] + (["--dry-run=server"] if dry_run else [])
         done = subprocess.run(
-            [KUBECTL or "kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(tmp_path / "cache"), *args],
-            capture_output=True, text=True, timeout=60, env={"HOME": str(tmp_path), "PATH": os.environ.get("PATH", "")},
+            [KUBECTL or "kubectl", "--kubeconfig", str(kubeconfig), "--cache-dir", str(own_tmp / "cache"), *args],
+            capture_output=True, text=True, timeout=60, env={"HOME": str(own_tmp), "PATH": os.environ.get("PATH", "")},
         )  # fmt: skip
         assert done.returncode == 0, done.stderr
         return server.calls()
 
 
-def _portal(command: str, tmp_path: Path, settings: Any, stub_cluster: Any, *, dry_run: bool) -> list[Request]:
+def _portal(command: str, own_tmp: Path, settings: Any, stub_cluster: Any, *, dry_run: bool) -> list[Request]:
     action_name, params = parse_command(command)  # type: ignore[misc]
     with running_stub() as server:
         Seed().apply(server.cluster)
-        settings.RUNBOOKS_KUBECONFIG = str(write_kubeconfig(tmp_path / "portal-config", server.url))
+        settings.RUNBOOKS_KUBECONFIG = str(write_kubeconfig(own_tmp / "portal-config", server.url))
         reset_clients()
         result = ACTIONS[action_name].execute(ActionContext(cluster=stub_cluster, dry_run=dry_run, idempotency_key="k1"), params)
         assert result.ok, result.output
@@ -77,11 +77,11 @@ def _portal(command: str, tmp_path: Path, settings: Any, stub_cluster: Any, *, d
 
 @pytest.mark.parametrize("dry_run", [False, True], ids=["real", "dry-run"])
 @pytest.mark.parametrize("command", COMMANDS)
-def test_the_portal_sends_what_kubectl_sends(command: str, dry_run: bool, tmp_path: Path, settings: Any, stub_cluster: Any) -> None:
+def test_the_portal_sends_what_kubectl_sends(command: str, dry_run: bool, own_tmp: Path, settings: Any, stub_cluster: Any) -> None:
     if dry_run and "rollout restart" in command:
         pytest.skip("kubectl rollout restart has no --dry-run (test_actions covers the portal's)")
-    theirs = _kubectl(command, tmp_path, dry_run=dry_run)
-    ours = _portal(command, tmp_path, settings, stub_cluster, dry_run=dry_run)
+    theirs = _kubectl(command, own_tmp, dry_run=dry_run)
+    ours = _portal(command, own_tmp, settings, stub_cluster, dry_run=dry_run)
     their_mutations = [_normalise(r) for r in theirs if r.method != "GET"]
     assert their_mutations, "kubectl made no change: the comparison would prove nothing"
     assert [_normalise(r) for r in ours if r.method != "GET"] == their_mutations
