@@ -137,7 +137,7 @@ def test_a_late_answer_settles_a_step_the_sweeper_gave_up_on(cast: Any, k8s: Any
     assert executor.finish(scale.pk, key="another", state=S.FAILED, result=ActionResult(ok=False)) == "claim lost"
 
 
-def test_concurrent_workers_make_one_call(cast: Any, k8s: Any, transactional_db: Any) -> None:
+def test_concurrent_workers_make_one_call(seeded_transactional_db: Any, cast: Any, k8s: Any) -> None:
     if connection.vendor == "sqlite" and connection.settings_dict["NAME"].startswith("file:memorydb"):
         pytest.skip("threads need a shared database")
     run = _start(cast)
