@@ -44,9 +44,11 @@ def worker_name() -> str:
 def claim(step_run_id: int, *, worker: str) -> str | None:
     """The idempotency key of this claim, or None when the step is not ours to run."""
     key = new_idempotency_key()
-    claimed = StepRun.objects.filter(
-        pk=step_run_id, state=S.APPROVED, claimed_at__isnull=True, run__state=RunState.RUNNING
-    ).update(state=S.RUNNING, claimed_at=timezone.now(), claimed_by=worker[:200], idempotency_key=key,
+    # Only columns of the step row in the WHERE clause. A condition on the run (a join)
+    # makes Django write `WHERE id IN (SELECT ...)`, and PostgreSQL, after waiting for
+    # a concurrent claim's lock, re-checks the row but not the subquery: both claims
+    # would win. A cancelled or failed run has no approved steps left anyway.
+    claimed = StepRun.objects.filter(pk=step_run_id, state=S.APPROVED, claimed_at__isnull=True).update(state=S.RUNNING, claimed_at=timezone.now(), claimed_by=worker[:200], idempotency_key=key,
              attempt=F("attempt") + 1, started_at=timezone.now())  # fmt: skip
     return key if claimed == 1 else None
 
