@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("incidents.integrations.api")),
     path("", include("portal.api")),
     path("", include("incidents.oncall.api")),
+    path("", include("runbooks.api.urls")),
 ]

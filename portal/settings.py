@@ -207,6 +207,7 @@ CELERY_TASK_ROUTES = {
     "incidents.public.*": {"queue": "snapshots"},
     "oncall.*": {"queue": "paging"},
     "notify.*": {"queue": "notify"},
+    "runbooks.*": {"queue": "runbooks"},
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Alert deliveries stored while Redis or every worker was down get processed once they are back.
@@ -218,6 +219,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "oncall-sweep": {"task": "oncall.sweep", "schedule": 15.0, "options": {"expires": 14}},
     # Notifications that are due, and those whose worker died mid-send.
     "notify-sweep-deliveries": {"task": "notify.sweep_deliveries", "schedule": 30.0, "options": {"expires": 29}},
+    # Runbook steps whose worker died become "outcome unknown"; approved steps whose enqueue was lost are queued again.
+    "runbooks-sweep": {"task": "runbooks.sweep", "schedule": 30.0, "options": {"expires": 25}},
     # Tells whether beat and a worker are both alive (portal/tasks.py).
     "portal-beat-heartbeat": {
         "task": "portal.tasks.beat_heartbeat",
@@ -322,10 +325,15 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
         "ActionItemStatusEnum": "incidents.models.ActionItemStatus",
         "MessageTemplateStatusEnum": ["", "investigating", "identified", "monitoring", "resolved"],
+        "RunbookStepKindEnum": "runbooks.models.StepKind",
     },
     "EXTENSIONS_INFO": {},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.add_error_responses"],
 }
+
+# Runbooks: the kubeconfig whose contexts clusters name (empty: ~/.kube/config or $KUBECONFIG).
+RUNBOOKS_KUBECONFIG = env_str("RUNBOOKS_KUBECONFIG", "")
+RUNBOOKS_POLL_SECONDS = 2.0  # how often "wait for the rollout" reads the deployment
 
 API_TOKEN_LAST_USED_RESOLUTION = env_int("API_TOKEN_LAST_USED_RESOLUTION", 60, minimum=0)
 

@@ -17,5 +17,6 @@ urlpatterns = [
     path("api/v2/", include("incidents.public.api_urls")),
     path("integrations/", include("incidents.integrations.urls")),
     path("oncall/", include("incidents.oncall.urls")),
+    path("runbooks/", include("runbooks.urls")),
     path("", include("incidents.urls")),
 ]

@@ -32,6 +32,7 @@ def test_every_task_is_routed_to_its_queue_and_every_scheduled_task_exists() -> 
     import incidents.integrations.tasks  # noqa: F401 - registers the tasks
     import incidents.public.tasks  # noqa: F401
     import portal.tasks  # noqa: F401
+    import runbooks.tasks  # noqa: F401
     from portal.celery import app
 
     route = app.amqp.router.route
@@ -39,5 +40,6 @@ def test_every_task_is_routed_to_its_queue_and_every_scheduled_task_exists() -> 
     assert route({}, "integrations.sweep_pending_deliveries")["queue"].name == "alerts"
     assert route({}, "incidents.public.rebuild_snapshot")["queue"].name == "snapshots"
     assert route({}, "portal.tasks.ping")["queue"].name == "default"
+    assert route({}, "runbooks.execute_step")["queue"].name == "runbooks"
     for entry in app.conf.beat_schedule.values():
         assert entry["task"] in app.tasks

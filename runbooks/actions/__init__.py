@@ -1,0 +1,33 @@
+"""The actions an automated step can take, by name."""
+
+from __future__ import annotations
+
+from runbooks.actions.base import (
+    Action,
+    ActionContext,
+    ActionError,
+    ActionResult,
+    render_parameters,
+    validate_parameters,
+)
+from runbooks.actions.kubernetes import ACTIONS as KUBERNETES_ACTIONS
+from runbooks.actions.kubernetes import OutcomeUnknown
+
+ACTIONS: dict[str, Action] = {action.name: action for action in KUBERNETES_ACTIONS}
+
+
+def get_action(name: str) -> Action | None:
+    return ACTIONS.get(name)
+
+
+__all__ = [
+    "ACTIONS",
+    "Action",
+    "ActionContext",
+    "ActionError",
+    "ActionResult",
+    "OutcomeUnknown",
+    "get_action",
+    "render_parameters",
+    "validate_parameters",
+]

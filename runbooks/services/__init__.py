@@ -1,0 +1,31 @@
+"""Writes of the runbooks app: the library (runbooks, steps, import) and runs."""
+
+from __future__ import annotations
+
+from runbooks.services.library import (
+    StepInput,
+    cluster_save,
+    runbook_delete,
+    runbook_import,
+    runbook_save,
+)
+from runbooks.services.runs import (
+    run_cancel,
+    run_start,
+    step_approve,
+    step_complete,
+    step_retry,
+)
+
+__all__ = [
+    "StepInput",
+    "cluster_save",
+    "run_cancel",
+    "run_start",
+    "runbook_delete",
+    "runbook_import",
+    "runbook_save",
+    "step_approve",
+    "step_complete",
+    "step_retry",
+]
