@@ -135,7 +135,7 @@ class OverrideSerializer(CleanTextModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class StepSerializer(CleanTextModelSerializer):
+class EscalationStepSerializer(CleanTextModelSerializer):
     users = SlugRef(slug_field="username", many=True, queryset=User.objects.filter(is_active=True), required=False)
     schedules = SlugRef(slug_field="slug", many=True, queryset=Schedule.objects.all(), required=False)
     teams = SlugRef(slug_field="slug", many=True, queryset=Team.objects.all(), required=False)
@@ -146,7 +146,7 @@ class StepSerializer(CleanTextModelSerializer):
 
 
 class PolicySerializer(CleanTextModelSerializer):
-    steps = StepSerializer(many=True)
+    steps = EscalationStepSerializer(many=True)
     services = SlugRef(slug_field="slug", many=True, queryset=Service.objects.all(), required=False)
     teams = SlugRef(slug_field="slug", many=True, queryset=Team.objects.all(), required=False)
 
