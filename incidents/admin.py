@@ -2,7 +2,11 @@
 
 Incident workflows (status, roles, impact, updates) still go through the
 services from the war room and the API; the admin is for configuration and for
-looking things up. Timeline events are read-only here, as everywhere.
+looking things up. Timeline events are read-only here, as everywhere. What a
+service guards is read-only here or saved through that service: an incident's
+title, summary and tags (their timeline entry), a maintenance window's status
+and a postmortem's status (their transitions and the required-sections gate),
+an integration's routing (its validation, on the integrations page).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from incidents import services
 from incidents.models import (
     ActionItem,
     Incident,
@@ -125,6 +130,19 @@ class IncidentAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     filter_horizontal = ["tags"]
     inlines = [ImpactInline, RoleInline]
 
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        # Through the service, so the change has its timeline entry and its event.
+        data = form.cleaned_data
+        services.incident_update_details(
+            incident=obj.pk, by=request.user, title=data["title"], summary=data["summary"],
+            tags=[tag.name for tag in data["tags"]],
+        )  # fmt: skip
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Not form.save_m2m(): the service set the tags. The inlines are read-only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -179,6 +197,12 @@ class MaintenanceWindowAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "visibility", "scheduled_start"]
     search_fields = ["title", "description"]
     filter_horizontal = ["services"]
+    # Status moves through maintenance_change_status (its transitions, timestamps
+    # and public notice), from the maintenance page or the API.
+    readonly_fields = ["status", "started_at", "completed_at", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # scheduled through maintenance_schedule (page or API)
 
 
 @admin.register(MessageTemplate)
@@ -211,6 +235,12 @@ class PostmortemAdmin(admin.ModelAdmin):
     search_fields = ["incident__title", "=incident__id"]
     raw_id_fields = ["incident"]
     inlines = [SectionInline, ActionItemInline]
+    # Status moves through postmortem_change_status, which refuses to publish
+    # while required sections are empty.
+    readonly_fields = ["incident", "status", "published_at", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # started from the incident through postmortem_start
 
 
 @admin.register(ActionItem)
