@@ -36,7 +36,7 @@ from incidents.models import (
     TimelineEvent,
     Visibility,
 )
-from portal.fields import CleanCharField, CleanMultilineCharField, CleanTextModelSerializer
+from portal.fields import CleanCharField, CleanMultilineCharField, CleanTextModelSerializer, format_datetime
 from portal.models import Team, display_name
 
 User = get_user_model()
@@ -48,12 +48,6 @@ INCIDENT_IMPACTS = [c for c in Impact.choices if c[0] != Impact.OPERATIONAL]
 # which costs more than the queries at 25-50 rows a page. The declared fields stay
 # the contract (the OpenAPI schema) and the same field classes format the values,
 # so the output is byte-for-byte what the generic path produced.
-_DATETIME = serializers.DateTimeField()
-
-
-def format_datetime(value: Any) -> str | None:
-    return _DATETIME.to_representation(value) if value else None
-
 
 
 # --- reference fields ----------------------------------------------------------------
@@ -290,10 +284,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
         return RoleSerializer(getattr(incident, "current_roles", []), many=True).data
 
     def get_response_target_breached(self, incident: Incident) -> bool:
-        from django.utils import timezone
-
-        reached = incident.acknowledged_at or timezone.now()
-        return reached > incident.response_due_at
+        return incident.response_target_breached()
 
     def get_time_to_acknowledge_seconds(self, incident: Incident) -> int | None:
         delta = incident.time_to_acknowledge

@@ -23,6 +23,8 @@ from incidents.models import (
     Postmortem,
     TimelineEvent,
 )
+from incidents.selectors import duration_text as _duration_text
+from incidents.selectors import with_timers as _with_timers
 from incidents.views.common import (
     RESPONDER,
     TIMELINE_LIMIT,
@@ -34,7 +36,6 @@ from incidents.views.common import (
     _require,
     _status_label,
 )
-from incidents.views.dashboard import _duration_text, _with_timers
 from portal.errors import DomainError
 from portal.markdown import render_markdown
 from portal.models import display_name
