@@ -3,9 +3,10 @@ from __future__ import annotations
 import copy
 import itertools
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 
 from incidents.integrations import services
 from incidents.integrations.receiving import MAX_PAYLOAD
@@ -257,9 +258,15 @@ def test_a_payload_over_512_kb_is_refused_with_413(client) -> None:
 def test_over_the_rate_limit_answers_429_with_retry_after(client) -> None:
     integration, token = make(AM, rate_limit_per_minute=2)
     body = fixture("alertmanager", "firing.json")
-    assert [post_json(client, url(token), body).status_code for _ in range(3)] == [202, 202, 429]
-    assert int(post_json(client, url(token), body)["Retry-After"]) >= 0
-    assert Delivery.objects.count() == 2
+    # The window is the clock's minute: hold the clock 20 s into one, so that the
+    # three requests share it whatever the real time is.
+    with time_machine.travel(datetime(2026, 3, 1, 12, 0, 40, tzinfo=UTC), tick=False):
+        assert [post_json(client, url(token), body).status_code for _ in range(3)] == [202, 202, 429]
+        assert post_json(client, url(token), body)["Retry-After"] == "20"
+    # The next minute is a new window.
+    with time_machine.travel(datetime(2026, 3, 1, 12, 1, 0, tzinfo=UTC), tick=False):
+        assert post_json(client, url(token), body).status_code == 202
+    assert Delivery.objects.count() == 3
 
 
 def test_when_the_payload_cannot_be_stored_the_answer_is_5xx(client, monkeypatch) -> None:
