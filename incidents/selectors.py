@@ -146,7 +146,7 @@ def postmortem_qs() -> QuerySet[Postmortem]:
 # The list is the hottest read of the API. Building model instances for every
 # incident, impact, service, role and user of a page cost more than the queries,
 # so the list reads column values and assembles the output dicts directly. The
-# output equals IncidentListSerializer's (a test compares the two).
+# output equals IncidentListSerializer's (tests/test_serializer_equivalence.py).
 INCIDENT_LIST_COLUMNS = (
     "id", "title", "status", "visibility", "started_at", "acknowledged_at", "resolved_at",
     "severity_id", "severity__name", "severity__rank", "severity__colour",

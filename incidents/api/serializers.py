@@ -47,7 +47,8 @@ INCIDENT_IMPACTS = [c for c in Impact.choices if c[0] != Impact.OPERATIONAL]
 # pages) build their dicts directly instead of through DRF's per-field machinery,
 # which costs more than the queries at 25-50 rows a page. The declared fields stay
 # the contract (the OpenAPI schema) and the same field classes format the values,
-# so the output is byte-for-byte what the generic path produced.
+# so the output is byte-for-byte what the generic path produced
+# (tests/test_serializer_equivalence.py compares the two).
 
 
 # --- reference fields ----------------------------------------------------------------
