@@ -40,8 +40,34 @@ from incidents.models import (
 from portal.fields import CleanTextAdminMixin
 
 
+class ThroughServiceAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+    """Saves the row's own fields through the catalogue service (cleaned text, an
+    audit line, an event that refreshes dashboards and the public snapshot), as
+    the API does. The change list's editable columns are saved the same way."""
+
+    instance_arg = ""
+    create_service: Any = None
+    update_service: Any = None
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        model = type(obj)
+        own = {f.name for f in model._meta.concrete_fields if not f.primary_key and f.editable}
+        names = form.changed_data if change else form.cleaned_data
+        fields = {name: form.cleaned_data[name] for name in names if name in own}
+        if change:
+            saved = self.update_service(**{self.instance_arg: obj}, by=request.user, **fields)
+        else:
+            saved = self.create_service(by=request.user, **fields)
+        for field in model._meta.concrete_fields:  # the admin goes on with `obj` (inlines, messages)
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding, obj._state.db = False, saved._state.db
+
+
 @admin.register(ServiceGroup)
-class ServiceGroupAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+class ServiceGroupAdmin(ThroughServiceAdmin):
+    instance_arg = "group"
+    create_service = staticmethod(services.service_group_create)
+    update_service = staticmethod(services.service_group_update)
     list_display = ["name", "slug", "display_order"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -60,7 +86,11 @@ class ServiceDependencyInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+class ServiceAdmin(ThroughServiceAdmin):
+    # Links and dependencies (the inlines) are saved by the admin itself.
+    instance_arg = "service"
+    create_service = staticmethod(services.service_create)
+    update_service = staticmethod(services.service_update)
     list_display = ["name", "slug", "group", "visibility", "team", "display_order"]
     list_filter = ["visibility", "group", "team"]
     search_fields = ["name", "slug", "description"]
@@ -69,7 +99,10 @@ class ServiceAdmin(CleanTextAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Severity)
-class SeverityAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+class SeverityAdmin(ThroughServiceAdmin):
+    instance_arg = "severity"
+    create_service = staticmethod(services.severity_create)
+    update_service = staticmethod(services.severity_update)
     list_display = ["name", "rank", "colour", "response_target", "pages"]
     list_editable = ["colour", "response_target", "pages"]
     search_fields = ["name"]
@@ -206,7 +239,10 @@ class MaintenanceWindowAdmin(CleanTextAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+class MessageTemplateAdmin(ThroughServiceAdmin):
+    instance_arg = "template"
+    create_service = staticmethod(services.message_template_create)
+    update_service = staticmethod(services.message_template_update)
     list_display = ["name", "kind", "status", "updated_at"]
     list_filter = ["kind", "status"]
     search_fields = ["name", "body"]

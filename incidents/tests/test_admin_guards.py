@@ -113,3 +113,28 @@ def test_an_integrations_routing_is_read_only_in_the_admin(boss: Client, cast: A
     assert response.status_code == 302
     assert Integration.objects.get(pk=integration.pk).routing_rules == []
     assert boss.get("/admin/incidents/integration/add/").status_code == 403
+
+
+def test_catalogue_edits_in_the_admin_go_through_the_catalogue_services(
+    boss: Client, cast: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from incidents import events
+    from incidents.models import Service, Severity
+
+    seen: list[events.DomainEvent] = []
+    events.subscribe(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            _post_change_form(boss, f"/admin/incidents/service/{cast.service.pk}/change/", {"name": "Payments API"})
+            added = boss.post("/admin/incidents/servicegroup/add/", {"slug": "edge", "name": "Edge", "description": "", "display_order": 0})
+            assert added.status_code == 302
+            sev = Severity.objects.get(name="SEV3")
+            _post_change_form(boss, f"/admin/incidents/severity/{sev.pk}/change/", {"description": "Minor"})
+    finally:
+        events.unsubscribe(seen.append)
+    assert Service.objects.get(pk=cast.service.pk).name == "Payments API"
+    assert [(e.kind, e.data["by"], e.data["fields"]) for e in seen] == [
+        ("catalog.service_updated", "boss", "name"),
+        ("catalog.service_group_created", "boss", "name,slug"),  # what differs from the defaults
+        ("catalog.severity_updated", "boss", "description"),
+    ]
