@@ -40,4 +40,4 @@ EXPOSE 8000
 # uvicorn takes its number of processes from WEB_CONCURRENCY.
 ENV WEB_CONCURRENCY=2
 CMD ["python", "-m", "uvicorn", "portal.asgi:application", "--host", "0.0.0.0", "--port", "8000", \
-     "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "off"]
+     "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "on"]

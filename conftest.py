@@ -31,6 +31,13 @@ def _clean_cache(_redis_server: None) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fast_password_hashing(settings: Any) -> None:
+    """Thousands of test users: hash their passwords cheaply (tests only; the
+    settings keep Django's strong default)."""
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+
+@pytest.fixture(autouse=True)
 def _status_snapshot_age_unchecked(settings: Any) -> None:
     """A status snapshot left on disk by `make run` or an earlier test may be hours
     old: readiness judges its age only in the tests about that (they set a limit)."""

@@ -2,7 +2,11 @@
 
 Incident workflows (status, roles, impact, updates) still go through the
 services from the war room and the API; the admin is for configuration and for
-looking things up. Timeline events are read-only here, as everywhere.
+looking things up. Timeline events are read-only here, as everywhere. What a
+service guards is read-only here or saved through that service: an incident's
+title, summary and tags (their timeline entry), a maintenance window's status
+and a postmortem's status (their transitions and the required-sections gate),
+an integration's routing (its validation, on the integrations page).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from typing import Any
 from django.contrib import admin
 from django.http import HttpRequest
 
+from incidents import services
 from incidents.models import (
     ActionItem,
     Incident,
@@ -35,8 +40,34 @@ from incidents.models import (
 from portal.fields import CleanTextAdminMixin
 
 
+class ThroughServiceAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+    """Saves the row's own fields through the catalogue service (cleaned text, an
+    audit line, an event that refreshes dashboards and the public snapshot), as
+    the API does. The change list's editable columns are saved the same way."""
+
+    instance_arg = ""
+    create_service: Any = None
+    update_service: Any = None
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        model = type(obj)
+        own = {f.name for f in model._meta.concrete_fields if not f.primary_key and f.editable}
+        names = form.changed_data if change else form.cleaned_data
+        fields = {name: form.cleaned_data[name] for name in names if name in own}
+        if change:
+            saved = self.update_service(**{self.instance_arg: obj}, by=request.user, **fields)
+        else:
+            saved = self.create_service(by=request.user, **fields)
+        for field in model._meta.concrete_fields:  # the admin goes on with `obj` (inlines, messages)
+            setattr(obj, field.attname, getattr(saved, field.attname))
+        obj._state.adding, obj._state.db = False, saved._state.db
+
+
 @admin.register(ServiceGroup)
-class ServiceGroupAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+class ServiceGroupAdmin(ThroughServiceAdmin):
+    instance_arg = "group"
+    create_service = staticmethod(services.service_group_create)
+    update_service = staticmethod(services.service_group_update)
     list_display = ["name", "slug", "display_order"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
@@ -55,7 +86,11 @@ class ServiceDependencyInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+class ServiceAdmin(ThroughServiceAdmin):
+    # Links and dependencies (the inlines) are saved by the admin itself.
+    instance_arg = "service"
+    create_service = staticmethod(services.service_create)
+    update_service = staticmethod(services.service_update)
     list_display = ["name", "slug", "group", "visibility", "team", "display_order"]
     list_filter = ["visibility", "group", "team"]
     search_fields = ["name", "slug", "description"]
@@ -64,7 +99,10 @@ class ServiceAdmin(CleanTextAdminMixin, admin.ModelAdmin):
 
 
 @admin.register(Severity)
-class SeverityAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+class SeverityAdmin(ThroughServiceAdmin):
+    instance_arg = "severity"
+    create_service = staticmethod(services.severity_create)
+    update_service = staticmethod(services.severity_update)
     list_display = ["name", "rank", "colour", "response_target", "pages"]
     list_editable = ["colour", "response_target", "pages"]
     search_fields = ["name"]
@@ -125,6 +163,19 @@ class IncidentAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     filter_horizontal = ["tags"]
     inlines = [ImpactInline, RoleInline]
 
+    def save_model(self, request: HttpRequest, obj: Incident, form: Any, change: bool) -> None:
+        # Through the service, so the change has its timeline entry and its event.
+        data = form.cleaned_data
+        services.incident_update_details(
+            incident=obj.pk, by=request.user, title=data["title"], summary=data["summary"],
+            tags=[tag.name for tag in data["tags"]],
+        )  # fmt: skip
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        # Not form.save_m2m(): the service set the tags. The inlines are read-only.
+        for formset in formsets:
+            self.save_formset(request, form, formset, change=change)
+
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
@@ -179,10 +230,19 @@ class MaintenanceWindowAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_filter = ["status", "visibility", "scheduled_start"]
     search_fields = ["title", "description"]
     filter_horizontal = ["services"]
+    # Status moves through maintenance_change_status (its transitions, timestamps
+    # and public notice), from the maintenance page or the API.
+    readonly_fields = ["status", "started_at", "completed_at", "created_by", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # scheduled through maintenance_schedule (page or API)
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+class MessageTemplateAdmin(ThroughServiceAdmin):
+    instance_arg = "template"
+    create_service = staticmethod(services.message_template_create)
+    update_service = staticmethod(services.message_template_update)
     list_display = ["name", "kind", "status", "updated_at"]
     list_filter = ["kind", "status"]
     search_fields = ["name", "body"]
@@ -211,6 +271,12 @@ class PostmortemAdmin(admin.ModelAdmin):
     search_fields = ["incident__title", "=incident__id"]
     raw_id_fields = ["incident"]
     inlines = [SectionInline, ActionItemInline]
+    # Status moves through postmortem_change_status, which refuses to publish
+    # while required sections are empty.
+    readonly_fields = ["incident", "status", "published_at", "created_at", "updated_at"]
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False  # started from the incident through postmortem_start
 
 
 @admin.register(ActionItem)

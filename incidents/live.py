@@ -17,8 +17,9 @@ from incidents import events
 from incidents.events import DomainEvent
 from portal.realtime import DASHBOARD_GROUP, broadcast, incident_group
 
-# Kinds that change what the dashboard shows (open incidents, timers, service board).
-DASHBOARD_PREFIXES = ("incident.", "maintenance.")
+# Kinds that change what the dashboard shows (open incidents, timers, the service
+# board, which names services and groups and orders severities).
+DASHBOARD_PREFIXES = ("incident.", "maintenance.", "catalog.")
 
 
 class LivePayload(TypedDict):

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from datetime import datetime, timedelta
+from typing import Any
+
 from django.db.models import Prefetch, QuerySet
 
 from incidents.models import (
@@ -15,8 +19,11 @@ from incidents.models import (
     Postmortem,
     RoleAssignment,
     Service,
+    ServiceGroup,
+    Severity,
     TimelineEvent,
 )
+from portal.fields import format_datetime
 
 
 def incident_list_qs() -> QuerySet[Incident]:
@@ -43,24 +50,88 @@ def service_list_qs() -> QuerySet[Service]:
     return Service.objects.select_related("group", "team").prefetch_related("links", "depends_on")
 
 
-def service_statuses(service_ids: list[int] | None = None) -> dict[int, str]:
-    """Current status per service: the worst impact among open incidents, else
-    under_maintenance during an in-progress window, else operational."""
-    impacts = IncidentService.objects.exclude(incident__status=IncidentStatus.RESOLVED)
-    if service_ids is not None:
-        impacts = impacts.filter(service_id__in=service_ids)
-    status: dict[int, str] = {}
-    for service_id, impact in impacts.values_list("service_id", "impact"):
-        if IMPACT_RANK[Impact(impact)] > IMPACT_RANK[Impact(status.get(service_id, Impact.OPERATIONAL))]:
-            status[service_id] = impact
-    in_maintenance = MaintenanceWindow.services.through.objects.filter(
-        maintenancewindow__status__in=[MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING]
-    )
-    if service_ids is not None:
-        in_maintenance = in_maintenance.filter(service_id__in=service_ids)
-    for service_id in in_maintenance.values_list("service_id", flat=True):
+# Maintenance windows in these states put their services under maintenance.
+ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
+
+
+def worst_impact(impacts: Iterable[str]) -> str:
+    return max(impacts, key=lambda i: IMPACT_RANK[Impact(i)], default=Impact.OPERATIONAL)
+
+
+def derive_service_statuses(impacts: Iterable[tuple[int, str]], in_maintenance: Iterable[int]) -> dict[int, str]:
+    """The one rule for a service's current status, given the (service id, impact)
+    rows of the open incidents and the ids of the services in an active window:
+    the worst impact among open incidents, else under_maintenance, else
+    operational (left out of the result). The responder pages and API feed it
+    every incident and window; the status page only public ones."""
+    by_service: dict[int, list[str]] = {}
+    for service_id, impact in impacts:
+        by_service.setdefault(service_id, []).append(impact)
+    status = {sid: worst for sid, rows in by_service.items() if (worst := worst_impact(rows)) != Impact.OPERATIONAL}
+    for service_id in in_maintenance:
         status.setdefault(service_id, Impact.UNDER_MAINTENANCE)
     return status
+
+
+def service_statuses(service_ids: list[int] | None = None) -> dict[int, str]:
+    """Current status per service (derive_service_statuses), from every open
+    incident and active maintenance window; operational services are left out."""
+    impacts = IncidentService.objects.exclude(incident__status=IncidentStatus.RESOLVED)
+    in_maintenance = MaintenanceWindow.services.through.objects.filter(maintenancewindow__status__in=ACTIVE_MAINTENANCE)
+    if service_ids is not None:
+        impacts = impacts.filter(service_id__in=service_ids)
+        in_maintenance = in_maintenance.filter(service_id__in=service_ids)
+    return derive_service_statuses(
+        impacts.values_list("service_id", "impact"), in_maintenance.values_list("service_id", flat=True)
+    )
+
+
+def service_board() -> list[dict[str, Any]]:
+    """Services by group with their current status, for the dashboard and the
+    service list: groups in order, the ungrouped last, empty groups left out."""
+    statuses = service_statuses()
+    groups: dict[int | None, dict[str, Any]] = {}
+    for group in ServiceGroup.objects.all():
+        groups[group.pk] = {"group": group, "services": []}
+    ungrouped: dict[str, Any] = {"group": None, "services": []}
+    for service in Service.objects.select_related("group"):
+        status = statuses.get(service.pk, Impact.OPERATIONAL)
+        row = {"service": service, "status": status, "label": Impact(status).label}
+        groups.get(service.group_id, ungrouped)["services"].append(row)
+    return [g for g in [*groups.values(), ungrouped] if g["services"]]
+
+
+# --- response timers ------------------------------------------------------------------------
+
+
+def duration_text(delta: timedelta) -> str:
+    """A duration as responders read it: "1d 2h 5m", "45m", "0m"."""
+    minutes = int(delta.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
+    return " ".join(p for p in parts if p) or "0m"
+
+
+def with_timers(incidents: list[Incident], now: datetime) -> list[Incident]:
+    """Mark each incident's response timer for the pages: `response_breached`
+    (Incident.response_target_breached, the rule the API uses too) and, once
+    acknowledged, `response_text` (how long it took)."""
+    for incident in incidents:
+        incident.response_breached = incident.response_target_breached(now)  # type: ignore[attr-defined]
+        if incident.acknowledged_at:
+            incident.response_text = duration_text(incident.acknowledged_at - incident.started_at)  # type: ignore[attr-defined]
+    return incidents
+
+
+def open_by_severity(now: datetime) -> list[dict[str, Any]]:
+    """Open incidents grouped under every severity, most severe first, with timers."""
+    incidents = with_timers(list(incident_list_qs().open().order_by("severity__rank", "started_at")), now)
+    groups = []
+    for severity in Severity.objects.all():
+        rows = [i for i in incidents if i.severity_id == severity.pk]
+        groups.append({"severity": severity, "target": duration_text(severity.response_target), "incidents": rows})
+    return groups
 
 
 def maintenance_qs() -> QuerySet[MaintenanceWindow]:
@@ -75,7 +146,7 @@ def postmortem_qs() -> QuerySet[Postmortem]:
 # The list is the hottest read of the API. Building model instances for every
 # incident, impact, service, role and user of a page cost more than the queries,
 # so the list reads column values and assembles the output dicts directly. The
-# output equals IncidentListSerializer's (a test compares the two).
+# output equals IncidentListSerializer's (tests/test_serializer_equivalence.py).
 INCIDENT_LIST_COLUMNS = (
     "id", "title", "status", "visibility", "started_at", "acknowledged_at", "resolved_at",
     "severity_id", "severity__name", "severity__rank", "severity__colour",
@@ -87,8 +158,6 @@ def incident_list_values() -> QuerySet[Incident]:
 
 
 def incident_list_rows(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg]
-    from incidents.api.serializers import format_datetime
-
     ids = [row["id"] for row in rows]
     impacts: dict[int, list[dict[str, str]]] = {pk: [] for pk in ids}
     for incident_id, slug, name, impact in (

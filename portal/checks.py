@@ -9,7 +9,7 @@ from django.core.checks import Error, Warning, register
 @register()
 def portal_settings_check(app_configs: Any, **kwargs: Any) -> list[Any]:
     problems: list[Any] = []
-    if settings.DB_VENDOR == "sqlite" and not settings.EMBEDDED_REDIS and not settings.DEBUG and not settings.TESTING:
+    if settings.DB_VENDOR == "sqlite" and not settings.EMBEDDED_REDIS and not settings.DEBUG:
         problems.append(
             Warning(
                 "REDIS_URL is set but DATABASE_URL is not: the portal runs on SQLite beside an external Redis.",

@@ -79,3 +79,11 @@ class CleanTextAdminMixin:
             kwargs.setdefault("form_class", CleanFormCharField)
             kwargs.setdefault("multiline", type(db_field) is models.TextField)
         return super().formfield_for_dbfield(db_field, request, **kwargs)  # type: ignore[misc]
+
+
+_DATETIME = serializers.DateTimeField()
+
+
+def format_datetime(value: Any) -> str | None:
+    """A datetime as the API writes it (DRF's DateTimeField), None for none."""
+    return _DATETIME.to_representation(value) if value else None

@@ -6,13 +6,18 @@ Groups are scoped to an audience, never one global group filtered in consumers:
   public          anonymous readers of the status page: public payloads only
 
 Call `broadcast` only after commit (from an `incidents.events` subscriber), never
-from `save()` or signals. A broadcast that fails (Redis down) is logged and
-dropped: the pages catch up from the database on reconnect.
+from `save()` or signals. A broadcast is fire-and-forget: it is handed to the
+process's broadcast loop and the caller goes on at once, so a slow or hanging
+Redis never adds to a request whose data is already committed. A send that fails
+or takes longer than SEND_TIMEOUT is logged and dropped, and so is a broadcast
+while MAX_IN_FLIGHT others are still pending: the pages catch up from the
+database on reconnect.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import threading
@@ -57,18 +62,56 @@ class _LayerLoop:
 
 
 _layer_loop = _LayerLoop()
-SEND_TIMEOUT = 5.0
+SEND_TIMEOUT = 2.0  # a send still pending after this long is dropped
+MAX_IN_FLIGHT = 200  # beyond this many pending sends (Redis hanging), new ones are dropped
+
+_in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
+_pending: set[concurrent.futures.Future[None]] = set()
+_pending_lock = threading.Lock()
+
+
+async def _send(layer: Any, group: str, message: dict[str, Any]) -> None:
+    try:
+        await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT)
+    except Exception:  # noqa: BLE001 - live pages are best effort; the database is the truth
+        log.warning("broadcast to %s failed", group, exc_info=True)
+
+
+def _done(future: concurrent.futures.Future[None]) -> None:
+    with _pending_lock:
+        _pending.discard(future)
+    _in_flight.release()
 
 
 def broadcast(group: str, event: str, payload: dict[str, Any]) -> bool:
+    """Hand the message to the broadcast loop; never waits for Redis.
+
+    Returns whether it was handed off (False: no channel layer, or too many
+    sends pending), not whether it reached anyone.
+    """
     layer = get_channel_layer()
     if layer is None:
         return False
+    if not _in_flight.acquire(blocking=False):
+        log.warning("broadcast to %s dropped: %d sends still pending", group, MAX_IN_FLIGHT)
+        return False
     message = {"type": MESSAGE_TYPE, "event": event, "payload": payload}
     try:
-        future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _layer_loop.loop())
-        future.result(timeout=SEND_TIMEOUT)
-    except Exception:  # noqa: BLE001 - live pages are best effort; the database is the truth
+        future = asyncio.run_coroutine_threadsafe(_send(layer, group, message), _layer_loop.loop())
+    except Exception:  # noqa: BLE001 - the loop could not take it: drop, as for a failed send
+        _in_flight.release()
         log.warning("broadcast to %s failed", group, exc_info=True)
         return False
+    with _pending_lock:
+        _pending.add(future)
+    future.add_done_callback(_done)
     return True
+
+
+def wait_for_broadcasts(timeout: float = SEND_TIMEOUT) -> bool:
+    """Wait until the broadcasts handed off so far are sent or dropped (process
+    shutdown, tests). True if none is left pending."""
+    with _pending_lock:
+        pending = list(_pending)
+    _, not_done = concurrent.futures.wait(pending, timeout=timeout)
+    return not not_done

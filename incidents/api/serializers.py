@@ -36,7 +36,7 @@ from incidents.models import (
     TimelineEvent,
     Visibility,
 )
-from portal.fields import CleanCharField, CleanMultilineCharField, CleanTextModelSerializer
+from portal.fields import CleanCharField, CleanMultilineCharField, CleanTextModelSerializer, format_datetime
 from portal.models import Team, display_name
 
 User = get_user_model()
@@ -47,13 +47,8 @@ INCIDENT_IMPACTS = [c for c in Impact.choices if c[0] != Impact.OPERATIONAL]
 # pages) build their dicts directly instead of through DRF's per-field machinery,
 # which costs more than the queries at 25-50 rows a page. The declared fields stay
 # the contract (the OpenAPI schema) and the same field classes format the values,
-# so the output is byte-for-byte what the generic path produced.
-_DATETIME = serializers.DateTimeField()
-
-
-def format_datetime(value: Any) -> str | None:
-    return _DATETIME.to_representation(value) if value else None
-
+# so the output is byte-for-byte what the generic path produced
+# (tests/test_serializer_equivalence.py compares the two).
 
 
 # --- reference fields ----------------------------------------------------------------
@@ -125,6 +120,8 @@ class UserBriefSerializer(serializers.Serializer):
 
 
 # --- catalogue ---------------------------------------------------------------------------
+# These validate the input and render the output; the writes are the catalogue
+# services' (incidents.services.catalog), called by the viewsets.
 class SeveritySerializer(CleanTextModelSerializer):
     response_target_seconds = serializers.IntegerField(min_value=60, max_value=60 * 60 * 24 * 90, source="response_target_s")
 
@@ -143,18 +140,12 @@ class SeveritySerializer(CleanTextModelSerializer):
         instance.response_target_s = int(instance.response_target.total_seconds())  # type: ignore[attr-defined]
         return super().to_representation(instance)
 
-    def _apply(self, validated: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         from datetime import timedelta
 
-        if "response_target_s" in validated:
-            validated["response_target"] = timedelta(seconds=validated.pop("response_target_s"))
-        return validated
-
-    def create(self, validated_data: dict[str, Any]) -> Severity:
-        return super().create(self._apply(validated_data))
-
-    def update(self, instance: Severity, validated_data: dict[str, Any]) -> Severity:
-        return super().update(instance, self._apply(validated_data))
+        if "response_target_s" in attrs:
+            attrs["response_target"] = timedelta(seconds=attrs.pop("response_target_s"))
+        return attrs
 
 
 class ServiceGroupSerializer(CleanTextModelSerializer):
@@ -189,29 +180,6 @@ class ServiceSerializer(CleanTextModelSerializer):
         if self.instance is not None and any(s.pk == self.instance.pk for s in value):
             raise serializers.ValidationError("A service cannot depend on itself.")
         return value
-
-    def _save_relations(self, service: Service, links: list[dict[str, Any]] | None, depends: list[Service] | None) -> None:
-        if links is not None:
-            service.links.all().delete()
-            ServiceLink.objects.bulk_create([ServiceLink(service=service, **link) for link in links])
-        if depends is not None:
-            service.depends_on.set(depends)
-
-    def create(self, validated_data: dict[str, Any]) -> Service:
-        links = validated_data.pop("links", None)
-        depends = validated_data.pop("depends_on", None)
-        service = Service.objects.create(**validated_data)
-        self._save_relations(service, links, depends)
-        return service
-
-    def update(self, instance: Service, validated_data: dict[str, Any]) -> Service:
-        links = validated_data.pop("links", None)
-        depends = validated_data.pop("depends_on", None)
-        for key, value in validated_data.items():
-            setattr(instance, key, value)
-        instance.save()
-        self._save_relations(instance, links, depends)
-        return instance
 
 
 class MessageTemplateSerializer(CleanTextModelSerializer):
@@ -317,10 +285,7 @@ class IncidentDetailSerializer(IncidentListSerializer):
         return RoleSerializer(getattr(incident, "current_roles", []), many=True).data
 
     def get_response_target_breached(self, incident: Incident) -> bool:
-        from django.utils import timezone
-
-        reached = incident.acknowledged_at or timezone.now()
-        return reached > incident.response_due_at
+        return incident.response_target_breached()
 
     def get_time_to_acknowledge_seconds(self, incident: Incident) -> int | None:
         delta = incident.time_to_acknowledge

@@ -38,9 +38,35 @@ def _reply(serializer_class: type, instance: Any, *, code: int = status.HTTP_200
 
 
 class ConfigViewSet(viewsets.ModelViewSet):
-    """Catalogue configuration: anyone reads, managers write."""
+    """Catalogue configuration: anyone reads, managers write.
+
+    The serializer validates and renders; the write is the catalogue service
+    named by `create_service`/`update_service`/`delete_service` (cleaned text,
+    an audit line, a domain event after commit).
+    """
 
     write_role = OrgRole.MANAGER
+    instance_arg: str = ""
+
+    def create_service(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def update_service(self, **kwargs: Any) -> Any:
+        raise NotImplementedError
+
+    def delete_service(self, **kwargs: Any) -> None:
+        raise NotImplementedError
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = self.create_service(by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: Any) -> None:
+        serializer.instance = self.update_service(
+            **{self.instance_arg: serializer.instance}, by=self.request.user, **serializer.validated_data
+        )
+
+    def perform_destroy(self, instance: Any) -> None:
+        self.delete_service(**{self.instance_arg: instance}, by=self.request.user)
 
 
 @extend_schema_view(
@@ -51,11 +77,14 @@ class SeverityViewSet(ConfigViewSet):
     queryset = Severity.objects.all()
     serializer_class = s.SeveritySerializer
     pagination_class = None
+    instance_arg = "severity"
+    create_service = staticmethod(services.severity_create)
+    update_service = staticmethod(services.severity_update)
+    delete_service = staticmethod(services.severity_delete)
 
     @extend_schema(summary="Delete a severity no incident uses", responses={204: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.severity_delete(severity=self.get_object(), by=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return super().destroy(request, *args, **kwargs)
 
 
 class ServiceGroupViewSet(ConfigViewSet):
@@ -64,6 +93,10 @@ class ServiceGroupViewSet(ConfigViewSet):
     lookup_field = "slug"
     lookup_value_regex = SLUG
     pagination_class = None
+    instance_arg = "group"
+    create_service = staticmethod(services.service_group_create)
+    update_service = staticmethod(services.service_group_update)
+    delete_service = staticmethod(services.service_group_delete)
 
 
 class ServiceViewSet(ConfigViewSet):
@@ -71,14 +104,17 @@ class ServiceViewSet(ConfigViewSet):
     lookup_field = "slug"
     lookup_value_regex = SLUG
     filterset_fields = ["visibility", "group__slug"]
+    instance_arg = "service"
+    create_service = staticmethod(services.service_create)
+    update_service = staticmethod(services.service_update)
+    delete_service = staticmethod(services.service_delete)
 
     def get_queryset(self) -> QuerySet[Service]:
         return selectors.service_list_qs()
 
     @extend_schema(summary="Delete a service no incident names", responses={204: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        services.service_delete(service=self.get_object(), by=request.user)
-        return Response(status=status.HTTP_204_NO_CONTENT)
+        return super().destroy(request, *args, **kwargs)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -91,6 +127,10 @@ class MessageTemplateViewSet(ConfigViewSet):
     serializer_class = s.MessageTemplateSerializer
     pagination_class = None
     filterset_fields = ["kind"]
+    instance_arg = "template"
+    create_service = staticmethod(services.message_template_create)
+    update_service = staticmethod(services.message_template_update)
+    delete_service = staticmethod(services.message_template_delete)
 
 
 @extend_schema_view(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.contrib import admin
+from django.http import HttpRequest
 
 from incidents.models import Alert, AlertEvent, AlertGroup, Delivery, Integration
 
@@ -12,8 +13,16 @@ class IntegrationAdmin(admin.ModelAdmin):
     list_display = ("name", "kind", "enabled", "default_action", "resolve_policy", "rate_limit_per_minute", "token_hint")
     list_filter = ("kind", "enabled", "default_action", "resolve_policy")
     search_fields = ("name", "token_hint")
-    readonly_fields = ("token_hint", "created_by", "created_at", "updated_at")
+    # Routing, severity mapping and grouping are validated by integration_update
+    # (on the integrations page and the API); a token is issued by
+    # integration_create. Neither is done here.
+    readonly_fields = (
+        "routing_rules", "severity_mapping", "group_by", "token_hint", "created_by", "created_at", "updated_at",
+    )  # fmt: skip
     exclude = ("token_hash",)
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
 
 
 @admin.register(Delivery)

@@ -84,6 +84,14 @@ class Incident(models.Model):
     def response_due_at(self) -> Any:
         return self.started_at + self.severity.response_target
 
+    def response_target_breached(self, now: Any = None) -> bool:
+        """The one breach rule: the target is met by the first human action (the
+        acknowledgement); until then it is judged against `now`."""
+        from django.utils import timezone
+
+        reached = self.acknowledged_at or now or timezone.now()
+        return bool(reached > self.response_due_at)
+
     @property
     def time_to_acknowledge(self) -> Any:
         return self.acknowledged_at - self.started_at if self.acknowledged_at else None

@@ -6,6 +6,9 @@ middleware stack and URL resolution (several times the throughput) and makes
 it plain that the read path needs neither the database nor Redis. Anything the
 snapshot does not hold (an unknown path, an incident older than the snapshot,
 a cold start) falls through to Django's views, which answer the same way.
+
+It also answers the ASGI lifespan: at server start the process starts its
+snapshot poller (store.Poller), at shutdown it stops it.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from incidents.public import store
 from incidents.public.http import respond
 
 PREFIXES = ("/status/", "/api/v2/")
@@ -22,8 +26,23 @@ METHODS = ("GET", "HEAD", "OPTIONS")
 ASGIApp = Callable[[dict[str, Any], Any, Any], Awaitable[None]]
 
 
+async def lifespan(receive: Any, send: Any) -> None:
+    while True:
+        message = await receive()
+        if message["type"] == "lifespan.startup":
+            store.start_poller()
+            await send({"type": "lifespan.startup.complete"})
+        elif message["type"] == "lifespan.shutdown":
+            store.stop_poller()
+            await send({"type": "lifespan.shutdown.complete"})
+            return
+
+
 def snapshot_first(inner: ASGIApp) -> ASGIApp:
     async def application(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] == "lifespan":
+            await lifespan(receive, send)
+            return
         if scope["type"] == "http" and scope["method"] in METHODS and scope["path"].startswith(PREFIXES):
             if_none_match = ""
             for name, value in scope["headers"]:

@@ -17,7 +17,6 @@ from django.db.models import Max, Prefetch, Q
 from django.utils import timezone
 
 from incidents.models import (
-    IMPACT_RANK,
     Impact,
     Incident,
     IncidentService,
@@ -31,10 +30,10 @@ from incidents.models import (
     Visibility,
 )
 from incidents.public.uptime import DayBar, component_uptime, overall_uptime
+from incidents.selectors import ACTIVE_MAINTENANCE, derive_service_statuses, worst_impact
 
 HISTORY_DAYS = 90
 HISTORY_LIMIT = 500  # incident pages kept in the snapshot
-ACTIVE_MAINTENANCE = (MaintenanceStatus.IN_PROGRESS, MaintenanceStatus.VERIFYING)
 
 # Statuspage's incident impact, from our severity rank (1 is the most severe).
 RANK_IMPACT = {1: "critical", 2: "major", 3: "minor"}
@@ -131,10 +130,6 @@ class PublicData:
         return {c.service.pk for c in self.components}
 
 
-def worst_impact(impacts: Any) -> str:
-    return max(impacts, key=lambda i: IMPACT_RANK[Impact(i)], default=Impact.OPERATIONAL)
-
-
 def public_incident_qs() -> Any:
     public_components = PublicUpdateComponent.objects.filter(service__visibility=Visibility.PUBLIC).select_related("service")
     return (
@@ -166,18 +161,13 @@ def _maintenance_qs() -> Any:
 
 
 def _component_statuses(service_ids: list[int], active: list[Incident], maintenance: list[MaintenanceWindow]) -> dict[int, str]:
-    """Like selectors.service_statuses, but from public incidents and windows only:
+    """selectors.derive_service_statuses from public incidents and windows only:
     an internal incident on a public service must not show on the status page."""
-    status: dict[int, str] = {sid: Impact.OPERATIONAL for sid in service_ids}
-    for incident in active:
-        for row in incident.public_impacts:
-            if row.service_id in status and IMPACT_RANK[Impact(row.impact)] > IMPACT_RANK[Impact(status[row.service_id])]:
-                status[row.service_id] = row.impact
-    for window in maintenance:
-        for service in window.public_services:
-            if status.get(service.pk) == Impact.OPERATIONAL:
-                status[service.pk] = Impact.UNDER_MAINTENANCE
-    return status
+    derived = derive_service_statuses(
+        ((row.service_id, row.impact) for incident in active for row in incident.public_impacts),
+        (service.pk for window in maintenance for service in window.public_services),
+    )
+    return {sid: derived.get(sid, Impact.OPERATIONAL) for sid in service_ids}
 
 
 def load_public_data(*, now: datetime | None = None) -> PublicData:

@@ -13,7 +13,6 @@ import logging
 import os
 import tempfile
 import threading
-import time
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,7 @@ REDIS_TIMEOUT = 0.5
 
 _lock = threading.Lock()
 _current: Snapshot | None = None
-_poller: threading.Thread | None = None
+_poller: Poller | None = None
 _client: redis.Redis | None = None
 
 # Publish only if newer than what Redis holds, and only if the content changed
@@ -72,7 +71,6 @@ def current() -> Snapshot | None:
     """The snapshot to serve: memory, else the local file, else Redis (once)."""
     if _current is None:
         _load_cold()
-    _ensure_poller()
     return _current
 
 
@@ -183,30 +181,67 @@ def refresh() -> bool:
 # --- the web process's poller ------------------------------------------------------------
 
 
-def _poll_forever() -> None:
-    delay = POLL_SECONDS
-    from incidents.public.freshness import snapshot_freshness
+class Poller:
+    """Keeps this process's snapshot in step with Redis: one `step` every
+    POLL_SECONDS, backing off (doubling, up to MAX_BACKOFF) while Redis is down.
 
-    while True:
-        time.sleep(delay)
+    The web process starts one when its server starts (the ASGI lifespan, see
+    incidents.public.asgi) and stops it on shutdown; workers have none.
+    """
+
+    def __init__(self) -> None:
+        self.delay = POLL_SECONDS
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def step(self) -> float:
+        """Poll once; returns the delay before the next poll."""
+        from incidents.public.freshness import snapshot_freshness
+
         try:
             refresh()
-            delay = POLL_SECONDS
+            self.delay = POLL_SECONDS
         except Exception:  # noqa: BLE001 - Redis down: keep serving, retry later
-            delay = min(MAX_BACKOFF, delay * 2)
-            log.debug("status snapshot poll failed; next try in %.0fs", delay, exc_info=True)
+            self.delay = min(MAX_BACKOFF, self.delay * 2)
+            log.debug("status snapshot poll failed; next try in %.0fs", self.delay, exc_info=True)
         snapshot_freshness()  # logs a warning while what this process serves is stale
+        return self.delay
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.delay):
+            self.step()
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="status-snapshot-poller", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive()
 
 
-def _ensure_poller() -> None:
+def start_poller() -> Poller:
+    """Start this process's poller (once)."""
     global _poller
-    if _poller is not None or getattr(settings, "TESTING", False):
-        return
     with _lock:
-        if _poller is None:
-            _poller = threading.Thread(target=_poll_forever, name="status-snapshot-poller", daemon=True)
+        if _poller is None or not _poller.running:
+            _poller = Poller()
             _poller.start()
+        return _poller
+
+
+def stop_poller() -> None:
+    global _poller
+    with _lock:
+        poller, _poller = _poller, None
+    if poller is not None:
+        poller.stop()
 
 
 def status() -> dict[str, Any]:
-    return {"version": _current.version if _current else None, "poller": _poller is not None}
+    return {"version": _current.version if _current else None, "poller": _poller is not None and _poller.running}

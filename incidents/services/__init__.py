@@ -1,4 +1,4 @@
-"""Workflows that change incidents, maintenance windows and postmortems.
+"""Workflows that change the catalogue, incidents, maintenance windows and postmortems.
 
 Every function is keyword-only, runs in one transaction, writes the timeline
 event beside the rows it changes, and publishes after commit.
@@ -6,7 +6,20 @@ event beside the rows it changes, and publishes after commit.
 
 from __future__ import annotations
 
-from incidents.services.catalog import service_delete, severity_delete
+from incidents.services.catalog import (
+    message_template_create,
+    message_template_delete,
+    message_template_update,
+    service_create,
+    service_delete,
+    service_group_create,
+    service_group_delete,
+    service_group_update,
+    service_update,
+    severity_create,
+    severity_delete,
+    severity_update,
+)
 from incidents.services.incidents import (
     ALLOWED_TRANSITIONS,
     incident_acknowledge,
@@ -49,12 +62,22 @@ __all__ = [
     "incident_set_impact",
     "incident_update_details",
     "maintenance_change_status",
+    "message_template_create",
+    "message_template_delete",
+    "message_template_update",
     "maintenance_schedule",
     "maintenance_update",
     "postmortem_change_status",
     "postmortem_start",
     "postmortem_update",
+    "service_create",
     "service_delete",
+    "service_group_create",
+    "service_group_delete",
+    "service_group_update",
+    "service_update",
+    "severity_create",
     "severity_delete",
+    "severity_update",
     "timeline_set_pinned",
 ]

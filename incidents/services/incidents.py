@@ -133,7 +133,8 @@ def incident_declare(
         occurred_at=started,
     )
     for service, impact in (impacts or {}).items():
-        _set_impact(incident, service, impact, by=by)
+        # From the start: a backdated declaration says the impact began then.
+        _set_impact(incident, service, impact, by=by, occurred_at=started)
     if tags:
         incident.tags.set(_tags(tags))
     if commander is not None:
@@ -281,7 +282,9 @@ def incident_assign_role(*, incident: Incident | int, role: str, user: Any, by: 
     return incident
 
 
-def _set_impact(incident: Incident, service: Service, impact: str | None, *, by: Any) -> tuple[str, str] | None:
+def _set_impact(
+    incident: Incident, service: Service, impact: str | None, *, by: Any, occurred_at: datetime | None = None
+) -> tuple[str, str] | None:
     if impact is not None and (impact not in Impact.values or impact == Impact.OPERATIONAL):
         allowed = [v for v in Impact.values if v != Impact.OPERATIONAL]
         raise ValidationFailed("Unknown impact.", fields={"impact": [f"Choose one of {allowed}, or null to remove."]})
@@ -304,6 +307,7 @@ def _set_impact(incident: Incident, service: Service, impact: str | None, *, by:
         by=by,
         body=f"{service.name}: {Impact(old).label} → {Impact(new).label}",
         details={"service": service.slug, "service_id": service.pk, "from": old, "to": new},
+        occurred_at=occurred_at,
     )
     return old, new
 

@@ -28,7 +28,6 @@ from incidents.views.common import (
     _partial,
     _require,
 )
-from incidents.views.dashboard import _service_board
 from portal.errors import DomainError
 
 # --- services --------------------------------------------------------------------------
@@ -38,7 +37,7 @@ from portal.errors import DomainError
 @require_GET
 def service_list(request: HttpRequest) -> HttpResponse:
     template = _partial(request, {"service-board": "incidents/partials/service_board.html"}) or "incidents/service_list.html"
-    return render(request, template, _page_context(request, service_board=_service_board()))
+    return render(request, template, _page_context(request, service_board=selectors.service_board()))
 
 
 @login_required

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
-from typing import Any
-
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -19,11 +16,8 @@ from incidents import selectors, services
 from incidents.api.filters import IncidentFilter
 from incidents.integrations import selectors as alert_selectors
 from incidents.models import (
-    Impact,
-    Incident,
     IncidentStatus,
     Service,
-    ServiceGroup,
     Severity,
 )
 from incidents.oncall import selectors as oncall_selectors
@@ -39,47 +33,6 @@ from portal.errors import DomainError
 # --- dashboard ---------------------------------------------------------------------
 
 
-def _duration_text(delta: timedelta) -> str:
-    minutes = int(delta.total_seconds() // 60)
-    days, rest = divmod(minutes, 24 * 60)
-    hours, minutes = divmod(rest, 60)
-    parts = [f"{days}d" if days else "", f"{hours}h" if hours else "", f"{minutes}m" if minutes else ""]
-    return " ".join(p for p in parts if p) or "0m"
-
-
-def _with_timers(incidents: list[Incident], now: datetime) -> list[Incident]:
-    """Mark each incident's response timer: the target is met by the first human
-    action (acknowledgement), as in the API's `response_target_breached`."""
-    for incident in incidents:
-        reached = incident.acknowledged_at or now
-        incident.response_breached = reached > incident.response_due_at  # type: ignore[attr-defined]
-        if incident.acknowledged_at:
-            incident.response_text = _duration_text(incident.acknowledged_at - incident.started_at)  # type: ignore[attr-defined]
-    return incidents
-
-
-def _open_by_severity(now: datetime) -> list[dict[str, Any]]:
-    incidents = _with_timers(list(selectors.incident_list_qs().open().order_by("severity__rank", "started_at")), now)
-    groups = []
-    for severity in Severity.objects.all():
-        rows = [i for i in incidents if i.severity_id == severity.pk]
-        groups.append({"severity": severity, "target": _duration_text(severity.response_target), "incidents": rows})
-    return groups
-
-
-def _service_board() -> list[dict[str, Any]]:
-    statuses = selectors.service_statuses()
-    groups: dict[int | None, dict[str, Any]] = {}
-    for group in ServiceGroup.objects.all():
-        groups[group.pk] = {"group": group, "services": []}
-    ungrouped: dict[str, Any] = {"group": None, "services": []}
-    for service in Service.objects.select_related("group"):
-        status = statuses.get(service.pk, Impact.OPERATIONAL)
-        row = {"service": service, "status": status, "label": Impact(status).label}
-        groups.get(service.group_id, ungrouped)["services"].append(row)
-    return [g for g in [*groups.values(), ungrouped] if g["services"]]
-
-
 DASHBOARD_PARTS = {
     "open-incidents": "incidents/partials/open_incidents.html",
     "service-board": "incidents/partials/service_board.html",
@@ -90,12 +43,12 @@ DASHBOARD_PARTS = {
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
-    groups = _open_by_severity(now)
+    groups = selectors.open_by_severity(now)
     context = _page_context(
         request,
         severity_groups=groups,
         open_count=sum(len(g["incidents"]) for g in groups),
-        service_board=_service_board(),
+        service_board=selectors.service_board(),
         recent_alerts=alert_selectors.recent_alerts(),
         on_call_board=oncall_selectors.on_call_board(),
         now=now,

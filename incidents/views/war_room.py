@@ -24,6 +24,8 @@ from incidents.models import (
     TimelineEvent,
 )
 from incidents.oncall import selectors as oncall_selectors
+from incidents.selectors import duration_text as _duration_text
+from incidents.selectors import with_timers as _with_timers
 from incidents.views.common import (
     RESPONDER,
     TIMELINE_LIMIT,
@@ -35,7 +37,6 @@ from incidents.views.common import (
     _require,
     _status_label,
 )
-from incidents.views.dashboard import _duration_text, _with_timers
 from portal.errors import DomainError
 from portal.markdown import render_markdown
 from portal.models import display_name

@@ -33,7 +33,7 @@ def web_command(python: str, host: str, port: int) -> list[str]:
     smoke test so that they run the server exactly as the portal does. uvicorn
     picks uvloop and httptools (installed by uvicorn[standard]) by itself."""
     return [python, "-m", "uvicorn", "portal.asgi:application", "--host", host, "--port", str(port),
-            "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "off",
+            "--no-access-log", "--ws", "websockets-sansio", "--lifespan", "on",
             "--workers", str(web_workers())]  # fmt: skip
 
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from incidents.integrations.tests.helpers import make
+from incidents.integrations.tests.helpers import fixture, make
 from incidents.models import Alert, Delivery, Incident, IncidentStatus, IntegrationKind
 from portal.celery import app as celery_app
 
@@ -98,6 +98,23 @@ def alertmanager(tmp_path: Path) -> Iterator[Callable[[str], str]]:
             process.kill()
 
 
+# Objects whose keys are data (label names), not part of the format.
+MAPS = {"labels", "annotations", "groupLabels", "commonLabels", "commonAnnotations"}
+
+
+def shape(value: object, key: str = "") -> object:
+    """The format of a JSON document: field names and value types, with label
+    maps reduced to "a map of strings" and lists to their items' shape."""
+    if isinstance(value, dict):
+        if key in MAPS:
+            return {"<map>": sorted({type(v).__name__ for v in value.values()}) or ["str"]}
+        return {k: shape(v, k) for k, v in sorted(value.items())}
+    if isinstance(value, list):
+        shapes = {json.dumps(shape(item), sort_keys=True) for item in value}
+        return [json.loads(s) for s in sorted(shapes)]
+    return type(value).__name__
+
+
 def post_alerts(base: str, alerts: list[dict]) -> None:
     request = urllib.request.Request(
         f"{base}/api/v2/alerts", data=json.dumps(alerts).encode(), headers={"Content-Type": "application/json"}, method="POST"
@@ -150,6 +167,10 @@ receivers:
         )
 
     wait_for(both_open, 30, "incidents to open through both routes")
+    # The fixtures the other tests use have the format of what this Alertmanager sent.
+    sent = json.loads(Delivery.objects.filter(integration=webhook).earliest("received_at").body)
+    assert shape(sent) == shape(json.loads(fixture("alertmanager", "firing.json")))
+    assert sent["version"] == "4" and sent["alerts"][0]["endsAt"] == "0001-01-01T00:00:00Z"
     webhook_incident = Incident.objects.get(alert_groups__integration=webhook)
     pagerduty_incident = Incident.objects.get(alert_groups__integration=pagerduty)
     assert webhook_incident.pk != pagerduty_incident.pk
@@ -165,6 +186,9 @@ receivers:
         return not Incident.objects.exclude(status=IncidentStatus.RESOLVED).exists()
 
     wait_for(both_resolved, 30, "incidents to resolve through both routes")
+    resolved = json.loads(Delivery.objects.filter(integration=webhook).latest("received_at").body)
+    assert resolved["status"] == "resolved"
+    assert shape(resolved) == shape(json.loads(fixture("alertmanager", "resolved.json")))
     assert set(Alert.objects.values_list("status", flat=True)) == {"resolved"}
     assert Incident.objects.count() == 2
     assert not Delivery.objects.exclude(status="processed").exists()
