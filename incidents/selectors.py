@@ -45,7 +45,8 @@ def service_list_qs() -> QuerySet[Service]:
 
 def service_statuses(service_ids: list[int] | None = None) -> dict[int, str]:
     """Current status per service: the worst impact among open incidents, else
-    under_maintenance during an in-progress window, else operational."""
+    under_maintenance during an in-progress window, else the observed status
+    (health probes) when worse than operational, else operational."""
     impacts = IncidentService.objects.exclude(incident__status=IncidentStatus.RESOLVED)
     if service_ids is not None:
         impacts = impacts.filter(service_id__in=service_ids)
@@ -58,9 +59,23 @@ def service_statuses(service_ids: list[int] | None = None) -> dict[int, str]:
     )
     if service_ids is not None:
         in_maintenance = in_maintenance.filter(service_id__in=service_ids)
-    for service_id in in_maintenance.values_list("service_id", flat=True):
+    maintained = set(in_maintenance.values_list("service_id", flat=True))
+    for service_id in maintained:
         status.setdefault(service_id, Impact.UNDER_MAINTENANCE)
+    observed = Service.objects.exclude(observed_status__in=["", Impact.OPERATIONAL])
+    if service_ids is not None:
+        observed = observed.filter(pk__in=service_ids)
+    for service_id, seen in observed.values_list("pk", "observed_status"):
+        status[service_id] = observed_over(status.get(service_id, Impact.OPERATIONAL), seen, service_id in maintained)
     return status
+
+
+def observed_over(current: str, observed: str, in_maintenance: bool) -> str:
+    """One rule for the status page and the dashboards: an observed outage shows when
+    it is worse than what incidents say, except during maintenance (expected)."""
+    if in_maintenance or not observed or IMPACT_RANK[Impact(observed)] <= IMPACT_RANK[Impact(current)]:
+        return current
+    return observed
 
 
 def maintenance_qs() -> QuerySet[MaintenanceWindow]:

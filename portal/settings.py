@@ -200,6 +200,10 @@ BEAT_HEARTBEAT_SECONDS = env_int("PORTAL_BEAT_HEARTBEAT_SECONDS", 60, minimum=1,
 CELERY_TASK_ROUTES = {
     "integrations.*": {"queue": "alerts"},
     "incidents.public.*": {"queue": "snapshots"},
+    # health.run_batch goes to probes.<location>, chosen when it is sent
+    "health.schedule_due": {"queue": "default"},
+    "health.settle_held": {"queue": "default"},
+    "health.prune_results": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Alert deliveries stored while Redis or every worker was down get processed once they are back.
@@ -214,6 +218,22 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"expires": BEAT_HEARTBEAT_SECONDS},
     },
 }
+
+# --- Health probes (health/) ------------------------------------------------------------
+# Networks probes may never reach, besides cloud metadata addresses (always refused).
+HEALTH_PROBE_DENY = env_list("HEALTH_PROBE_DENY", [])
+for _network in HEALTH_PROBE_DENY:
+    try:
+        __import__("ipaddress").ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"HEALTH_PROBE_DENY: {_network!r} is not a network (CIDR): {_exc}") from None
+HEALTH_DEFAULT_LOCATION = env_str("HEALTH_DEFAULT_LOCATION", "local")
+HEALTH_BATCH_SIZE = env_int("HEALTH_BATCH_SIZE", 500, minimum=1, maximum=10_000)
+HEALTH_CONCURRENCY = env_int("HEALTH_CONCURRENCY", 1000, minimum=1, maximum=100_000)
+HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 14, minimum=1)
+CELERY_BEAT_SCHEDULE["health-schedule-due"] = {"task": "health.schedule_due", "schedule": 1.0, "options": {"expires": 5}}
+CELERY_BEAT_SCHEDULE["health-settle-held"] = {"task": "health.settle_held", "schedule": 30.0, "options": {"expires": 25}}
+CELERY_BEAT_SCHEDULE["health-prune-results"] = {"task": "health.prune_results", "schedule": 3600.0}
 
 # --- Auth, sessions ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import os
 import subprocess
 import tempfile
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import redis
 
-from health.tests.servers import free_port
+from health.tests.servers import DEPLOYMENT, HealthServer, free_port
 
 
 @pytest.fixture(scope="session")
@@ -40,3 +41,19 @@ def redis_port() -> Iterator[int]:
         finally:
             process.terminate()
             process.wait(5)
+
+
+@pytest.fixture(scope="session")
+def _health_server() -> Iterator[HealthServer]:
+    instance = HealthServer()
+    yield instance
+    instance.stop()
+
+
+@pytest.fixture
+def server(_health_server: HealthServer) -> HealthServer:
+    """The local HTTP server of health documents (and stub Kubernetes API), reset for each test."""
+    _health_server.mode, _health_server.delay = "healthy", 0.0
+    _health_server.requests.clear()
+    _health_server.deployment = copy.deepcopy(DEPLOYMENT)
+    return _health_server

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import socket
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,22 +12,6 @@ from health import engine
 from health.probes import Spec
 from health.probes.kubernetes import rollout_status
 from health.tests.servers import DEPLOYMENT, DnsServer, HealthServer, free_port, tcp_listener, tls_server
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[HealthServer]:
-    instance = HealthServer()
-    yield instance
-    instance.stop()
-
-
-@pytest.fixture(autouse=True)
-def _reset(request: pytest.FixtureRequest) -> None:
-    if "server" in request.fixturenames:
-        instance = request.getfixturevalue("server")
-        instance.mode, instance.delay = "healthy", 0.0
-        instance.requests.clear()
-        instance.deployment = __import__("copy").deepcopy(DEPLOYMENT)
 
 
 def run(kind: str, target: dict[str, Any], conditions: list[str] | None = None, *, credentials: dict[str, Any] | None = None,

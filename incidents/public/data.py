@@ -31,6 +31,7 @@ from incidents.models import (
     Visibility,
 )
 from incidents.public.uptime import DayBar, component_uptime, overall_uptime
+from incidents.selectors import observed_over
 
 HISTORY_DAYS = 90
 HISTORY_LIMIT = 500  # incident pages kept in the snapshot
@@ -165,18 +166,22 @@ def _maintenance_qs() -> Any:
     )
 
 
-def _component_statuses(service_ids: list[int], active: list[Incident], maintenance: list[MaintenanceWindow]) -> dict[int, str]:
+def _component_statuses(services: list[Service], active: list[Incident], maintenance: list[MaintenanceWindow]) -> dict[int, str]:
     """Like selectors.service_statuses, but from public incidents and windows only:
     an internal incident on a public service must not show on the status page."""
-    status: dict[int, str] = {sid: Impact.OPERATIONAL for sid in service_ids}
+    status: dict[int, str] = {s.pk: Impact.OPERATIONAL for s in services}
     for incident in active:
         for row in incident.public_impacts:
             if row.service_id in status and IMPACT_RANK[Impact(row.impact)] > IMPACT_RANK[Impact(status[row.service_id])]:
                 status[row.service_id] = row.impact
+    maintained: set[int] = set()
     for window in maintenance:
         for service in window.public_services:
+            maintained.add(service.pk)
             if status.get(service.pk) == Impact.OPERATIONAL:
                 status[service.pk] = Impact.UNDER_MAINTENANCE
+    for service in services:
+        status[service.pk] = observed_over(status[service.pk], service.observed_status, service.pk in maintained)
     return status
 
 
@@ -199,7 +204,7 @@ def load_public_data(*, now: datetime | None = None) -> PublicData:
 
     for incident in [*active, *history]:
         incident.public_impact = incident_impact(incident)  # type: ignore[attr-defined]
-    statuses = _component_statuses(ids, active, maintenance_active)
+    statuses = _component_statuses(services, active, maintenance_active)
     bars = component_uptime(ids, days=HISTORY_DAYS, now=now)
     components = [Component(s, statuses[s.pk], bars[s.pk]) for s in services]
 

@@ -1,0 +1,141 @@
+"""Celery tasks of the probe engine: they take primary keys and are safe to run twice.
+
+beat → `schedule_due` (every second) claims due probes and sends one `run_batch` per
+location batch to the queue `probes.<location>`; the worker that takes it runs the
+whole batch concurrently in one event loop and writes the results in batches.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
+
+from celery import shared_task
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from health import engine, services
+from health.effects import SETTLED_STATES
+from health.models import Heartbeat, Location, Policy, Probe
+from health.probes import Spec
+
+log = logging.getLogger(__name__)
+
+
+def spec_for(probe: Probe, scheduled_at: datetime, heartbeat: Heartbeat | None = None) -> Spec:
+    extra: dict[str, Any] = {}
+    if probe.kind == "heartbeat":
+        extra = {
+            "since": probe.created_at,
+            "interval": probe.interval_seconds,
+            "last_ping_at": heartbeat.last_ping_at if heartbeat else None,
+            "last_ok": heartbeat.last_ping_ok if heartbeat else True,
+            "last_message": heartbeat.last_message if heartbeat else "",
+        }
+    return Spec(
+        probe_id=probe.pk, kind=probe.kind, target=probe.target, credentials=probe.credentials,
+        conditions=list(probe.conditions or []), timeout=float(probe.timeout_seconds), scheduled_at=scheduled_at, extra=extra,
+    )  # fmt: skip
+
+
+def claim_due(*, now: datetime | None = None, limit: int = 20_000) -> dict[str, list[tuple[int, datetime, int]]]:
+    """Claim the due probes and move their next run on; (probe, due time, interval) per location.
+
+    Claiming is a row-locked read and an update in one transaction (SKIP LOCKED on
+    PostgreSQL), so two beats, or a slow tick overlapping the next, never claim a
+    probe twice for the same time."""
+    now = now or timezone.now()
+    with transaction.atomic():
+        rows = Probe.objects.filter(enabled=True, next_run_at__lte=now).order_by("next_run_at")
+        if connection.features.has_select_for_update_skip_locked:
+            rows = rows.select_for_update(skip_locked=True)
+        claimed = list(rows.only("pk", "next_run_at", "interval_seconds")[:limit])
+        if not claimed:
+            return {}
+        for probe in claimed:
+            due = probe.next_run_at
+            following = due + timedelta(seconds=probe.interval_seconds)
+            probe.due_at = due  # type: ignore[attr-defined]
+            # Far behind (the scheduler was down): run once now, not once per missed interval.
+            probe.next_run_at = following if following > now else now + timedelta(seconds=probe.interval_seconds)
+        Probe.objects.bulk_update(claimed, ["next_run_at"], batch_size=1000)
+        by_location: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
+        ids = {p.pk: p for p in claimed}
+        for probe_id, name in Probe.locations.through.objects.filter(probe_id__in=ids).values_list("probe_id", "location__name"):
+            probe = ids[probe_id]
+            by_location[name].append((probe_id, probe.due_at, probe.interval_seconds))  # type: ignore[attr-defined]
+    return dict(by_location)
+
+
+def _send(location: str, items: list[list[Any]], expires: int) -> None:
+    try:
+        run_batch.apply_async(args=(location, items), queue=f"probes.{location}", expires=expires, retry=False)
+    except Exception:  # noqa: BLE001 - the next tick schedules these probes again
+        log.warning("could not queue a batch for %s", location, exc_info=True)
+
+
+def schedule(*, now: datetime | None = None) -> int:
+    due = claim_due(now=now)
+    sent = 0
+    size = settings.HEALTH_BATCH_SIZE
+    for location, items in sorted(due.items()):
+        for start in range(0, len(items), size):
+            chunk = items[start : start + size]
+            expires = max(30, min(interval for _pk, _due, interval in chunk))
+            payload = [[pk, when.isoformat()] for pk, when, _interval in chunk]
+            transaction.on_commit(partial(_send, location, payload, expires))
+            sent += len(chunk)
+    return sent
+
+
+def run_locally(location: Location, items: list[tuple[int, datetime]]) -> dict[str, int]:
+    """Run the given probes from this process as `location` and apply the results."""
+    wanted = dict(items)
+    probes = list(Probe.objects.filter(pk__in=wanted, enabled=True))
+    heartbeats = {h.probe_id: h for h in Heartbeat.objects.filter(probe_id__in=[p.pk for p in probes if p.kind == "heartbeat"])}
+    specs = [spec_for(p, wanted[p.pk], heartbeats.get(p.pk)) for p in probes]
+    runs, problem = engine.run_batch(specs, concurrency=settings.HEALTH_CONCURRENCY, self_check_target=location.self_check)
+    Location.objects.filter(pk=location.pk).update(last_batch_at=timezone.now(), last_self_check_ok=not problem)
+    return services.results_apply(location=location, runs=runs)
+
+
+@shared_task(name="health.schedule_due", ignore_result=True)
+def schedule_due() -> int:
+    """From beat, every second: queue the due probes, per location batch."""
+    return schedule()
+
+
+@shared_task(name="health.run_batch", ignore_result=True, acks_late=True)
+def run_batch(location_name: str, items: list[list[Any]]) -> dict[str, int]:
+    """Run one batch of probes from this worker's location. Running it twice inserts no
+    second result (unique per probe, location and scheduled time) and moves no state twice."""
+    location = Location.objects.filter(name=location_name).first()
+    if location is None:
+        if location_name != settings.HEALTH_DEFAULT_LOCATION:
+            return {}
+        location = services.default_location()
+    parsed = [(int(pk), parse_datetime(when)) for pk, when in items]
+    return run_locally(location, [(pk, when) for pk, when in parsed if when is not None])
+
+
+@shared_task(name="health.settle_held", ignore_result=True)
+def settle_held() -> int:
+    """Effects held back by a maintenance window go out once it is over."""
+    ids = list(
+        Probe.objects.filter(status__in=SETTLED_STATES).exclude(policy=Policy.RECORD).exclude(status=F("signalled_status"))
+        .values_list("pk", flat=True)[:500]
+    )  # fmt: skip
+    for pk in ids:
+        services.probe_evaluate(probe_id=pk)
+    return len(ids)
+
+
+@shared_task(name="health.prune_results", ignore_result=True)
+def prune_results() -> int:
+    return services.results_prune()
