@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
@@ -18,7 +18,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from health import conditions as cond
-from health import effects
+from health import effects, engine
 from health import state as sm
 from health.engine import Run
 from health.models import (
@@ -32,7 +32,7 @@ from health.models import (
     ProbeResult,
     ProbeState,
 )
-from health.probes import KINDS
+from health.probes import KINDS, Spec
 from incidents.models import Service, Severity
 from portal.errors import ValidationFailed
 from portal.text import clean_text
@@ -235,6 +235,33 @@ def location_create(*, name: str, description: str = "", self_check: str = "") -
         name=name, defaults={"description": clean_text(description, max_length=200), "self_check": self_check}
     )
     return location
+
+
+# --- Running ---------------------------------------------------------------------------
+
+
+def spec_for(probe: Probe, scheduled_at: datetime, heartbeat: Heartbeat | None = None) -> Spec:
+    extra: dict[str, Any] = {}
+    if probe.kind == "heartbeat":
+        extra = {
+            "since": probe.created_at,
+            "interval": probe.interval_seconds,
+            "last_ping_at": heartbeat.last_ping_at if heartbeat else None,
+            "last_ok": heartbeat.last_ping_ok if heartbeat else True,
+            "last_message": heartbeat.last_message if heartbeat else "",
+        }
+    return Spec(
+        probe_id=probe.pk, kind=probe.kind, target=probe.target, credentials=probe.credentials,
+        conditions=list(probe.conditions or []), timeout=float(probe.timeout_seconds), scheduled_at=scheduled_at, extra=extra,
+    )  # fmt: skip
+
+
+def probe_run_now(*, probe: Probe) -> Run:
+    """Run a probe once from this process and return the result with each condition's
+    evaluation; it is shown, not recorded (the schedule's results are the history)."""
+    heartbeat = Heartbeat.objects.filter(probe=probe).first()
+    runs, _problem = engine.run_batch([spec_for(probe, timezone.now(), heartbeat)])
+    return runs[0]
 
 
 # --- Heartbeats ---------------------------------------------------------------------

@@ -23,25 +23,8 @@ from django.utils.dateparse import parse_datetime
 from health import engine, services
 from health.effects import SETTLED_STATES
 from health.models import Heartbeat, Location, Policy, Probe
-from health.probes import Spec
 
 log = logging.getLogger(__name__)
-
-
-def spec_for(probe: Probe, scheduled_at: datetime, heartbeat: Heartbeat | None = None) -> Spec:
-    extra: dict[str, Any] = {}
-    if probe.kind == "heartbeat":
-        extra = {
-            "since": probe.created_at,
-            "interval": probe.interval_seconds,
-            "last_ping_at": heartbeat.last_ping_at if heartbeat else None,
-            "last_ok": heartbeat.last_ping_ok if heartbeat else True,
-            "last_message": heartbeat.last_message if heartbeat else "",
-        }
-    return Spec(
-        probe_id=probe.pk, kind=probe.kind, target=probe.target, credentials=probe.credentials,
-        conditions=list(probe.conditions or []), timeout=float(probe.timeout_seconds), scheduled_at=scheduled_at, extra=extra,
-    )  # fmt: skip
 
 
 def claim_due(*, now: datetime | None = None, limit: int = 20_000) -> dict[str, list[tuple[int, datetime, int]]]:
@@ -99,7 +82,7 @@ def run_locally(location: Location, items: list[tuple[int, datetime]]) -> dict[s
     wanted = dict(items)
     probes = list(Probe.objects.filter(pk__in=wanted, enabled=True))
     heartbeats = {h.probe_id: h for h in Heartbeat.objects.filter(probe_id__in=[p.pk for p in probes if p.kind == "heartbeat"])}
-    specs = [spec_for(p, wanted[p.pk], heartbeats.get(p.pk)) for p in probes]
+    specs = [services.spec_for(p, wanted[p.pk], heartbeats.get(p.pk)) for p in probes]
     runs, problem = engine.run_batch(specs, concurrency=settings.HEALTH_CONCURRENCY, self_check_target=location.self_check)
     Location.objects.filter(pk=location.pk).update(last_batch_at=timezone.now(), last_self_check_ok=not problem)
     return services.results_apply(location=location, runs=runs)
