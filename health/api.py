@@ -16,8 +16,15 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from health import selectors, services
-from health.models import Outcome, Probe, ProbeKind
-from health.serializers import ProbeInput, ProbeResultSerializer, ProbeSerializer, RunNowSerializer
+from health.models import Outcome, Probe, ProbeKind, RollupPeriod
+from health.serializers import (
+    ProbeInput,
+    ProbeResultSerializer,
+    ProbeRollupSerializer,
+    ProbeSerializer,
+    RunNowSerializer,
+)
+from portal.errors import ValidationFailed
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination
 
@@ -32,6 +39,10 @@ LIST_FILTERS = [
 
 class ResultPagination(NewestFirstCursorPagination):
     ordering = ("-started_at", "-id")
+
+
+class RollupPagination(NewestFirstCursorPagination):
+    ordering = ("-bucket", "-id")
 
 
 @extend_schema_view(
@@ -95,3 +106,16 @@ class ProbeViewSet(viewsets.ModelViewSet):
         probe = self.get_object()
         page = self.paginate_queryset(selectors.results_qs(probe.pk, location=request.query_params.get("location", "")))
         return self.get_paginated_response(ProbeResultSerializer(page, many=True).data)
+
+    @extend_schema(summary="A probe's rollups", responses=ProbeRollupSerializer(many=True),
+                   parameters=[OpenApiParameter("period", str, enum=RollupPeriod.values, description="Default: hour."),
+                               OpenApiParameter("location", str, description="Location name.")])  # fmt: skip
+    @action(detail=True, methods=["get"], pagination_class=RollupPagination)
+    def rollups(self, request: Request, pk: str) -> Response:
+        probe = self.get_object()
+        period = request.query_params.get("period", RollupPeriod.HOUR)
+        if period not in RollupPeriod.values:
+            raise ValidationFailed("Unknown period.", fields={"period": [f"One of {', '.join(RollupPeriod.values)}."]})
+        rows = selectors.rollups_qs(probe.pk, period=period, location=request.query_params.get("location", ""))
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(ProbeRollupSerializer(page, many=True).data)

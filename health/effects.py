@@ -81,13 +81,14 @@ def source_for(service: Service, on_recovery: str):  # type: ignore[no-untyped-d
 
 def _send(probe: Probe, status: str) -> None:
     firing = status in FIRING_STATES
-    service = probe.service
+    service = Service.objects.get(pk=probe.service_id)
+    severity = Severity.objects.filter(pk=probe.severity_id).first()
     body = {
         "fingerprint": f"probe-{probe.pk}",
         "group_key": f"service-{service.pk}",
         "status": "firing" if firing else "resolved",
         "title": f"{service.name}: {probe.name} is {Outcome(status).label.lower()}"[:500],
-        "severity": probe.severity.name if probe.severity_id and probe.severity else "",
+        "severity": severity.name if severity else "",
         "occurred_at": (probe.status_changed_at or timezone.now()).isoformat(),
         "labels": {
             "source": "health-probe", "probe": str(probe.pk), "probe_name": probe.name, "kind": probe.kind,
@@ -100,9 +101,10 @@ def _send(probe: Probe, status: str) -> None:
     delivery_store(integration=integration, body=json.dumps(body), headers={"user-agent": "incident-portal-probes"})
 
 
-def settle(probe: Probe) -> None:
+def settle(probe: Probe, *, push_status: bool = True) -> None:
     """Bring the outside world in line with the probe's state. Call under the probe's row lock."""
-    push_service_status(probe.service_id)
+    if push_status:
+        push_service_status(probe.service_id)
     status = probe.status
     if status not in SETTLED_STATES or status == probe.signalled_status:
         return

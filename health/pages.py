@@ -130,7 +130,7 @@ def service_probes(request: HttpRequest, slug: str) -> HttpResponse:
     """The probes section of a service page (loaded into it with htmx)."""
     service = get_object_or_404(Service, slug=slug)
     probes = selectors.service_probes(service.pk)
-    rows = [{"probe": probe, "states": selectors.state_rows(probe)} for probe in probes]
+    rows = [{"probe": probe, "states": selectors.state_rows(probe), **selectors.history(probe)} for probe in probes]
     return render(request, "health/partials/service_probes.html", {"service": service, "rows": rows,
                                                                      "can_manage": has_role(request.user, OrgRole.MANAGER)})
 

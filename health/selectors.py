@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
+from django.utils.safestring import mark_safe
 
-from health.models import Location, Probe, ProbeResult, ProbeState
+from health import rollups
+from health.models import Location, Probe, ProbeResult, ProbeRollup, ProbeState, RollupPeriod
 
 
 def probe_list_qs(*, q: str = "", kind: str = "", status: str = "", service: str = "", enabled: bool | None = None) -> QuerySet[Probe]:
@@ -61,3 +65,26 @@ def state_rows(probe: Probe) -> list[dict[str, Any]]:
          "last_result_at": by_location[loc.name].last_result_at if loc.name in by_location else None}
         for loc in probe.locations.all()
     ]  # fmt: skip
+
+
+def rollups_qs(probe_id: int, *, period: str, location: str = "") -> QuerySet[ProbeRollup]:
+    rows = ProbeRollup.objects.filter(probe_id=probe_id, period=period).select_related("location")
+    if location:
+        rows = rows.filter(location__name=location)
+    return rows
+
+
+def history(probe: Probe) -> dict[str, Any]:
+    """Uptime over 24 hours and a p95 latency line over the last 24 hours (hourly), or
+    the last hour (per minute) for a young probe, from the rollups."""
+    now = timezone.now()
+    hours = list(ProbeRollup.objects.filter(probe=probe, period=RollupPeriod.HOUR, bucket__gte=now - timedelta(hours=24))
+                 .order_by("bucket").values_list("bucket", "p95_ms", "up", "degraded", "down"))  # fmt: skip
+    period = RollupPeriod.HOUR
+    if len(hours) < 2:
+        hours = list(ProbeRollup.objects.filter(probe=probe, period=RollupPeriod.MINUTE, bucket__gte=now - timedelta(hours=1))
+                     .order_by("bucket").values_list("bucket", "p95_ms", "up", "degraded", "down"))  # fmt: skip
+        period = RollupPeriod.MINUTE
+    measured = sum(u + d + x for _b, _p, u, d, x in hours)
+    uptime = None if not measured else 100 * sum(u + d for _b, _p, u, d, _x in hours) / measured
+    return {"uptime": uptime, "latency_svg": mark_safe(rollups.latency_svg([p for _b, p, *_ in hours])), "history_period": period}  # noqa: S308 - built from numbers only

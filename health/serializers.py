@@ -9,7 +9,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from health import selectors
-from health.models import OnRecovery, Outcome, Policy, Probe, ProbeKind, ProbeResult
+from health.models import OnRecovery, Outcome, Policy, Probe, ProbeKind, ProbeResult, ProbeRollup
 
 
 class ProbeStateSerializer(serializers.Serializer):
@@ -99,3 +99,13 @@ class RunNowSerializer(serializers.Serializer):
     started_at = serializers.DateTimeField()
     evaluations = EvaluationSerializer(many=True)
     values = serializers.JSONField()
+
+
+class ProbeRollupSerializer(serializers.ModelSerializer):
+    location = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    uptime = serializers.FloatField(read_only=True, allow_null=True)
+
+    class Meta:
+        model = ProbeRollup
+        fields = ["location", "period", "bucket", "total", "up", "degraded", "down", "uptime", "p50_ms", "p95_ms", "p99_ms"]
+        read_only_fields = fields

@@ -15,6 +15,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
 from health import conditions as cond
@@ -336,13 +337,53 @@ def results_apply(*, location: Location, runs: Iterable[Run]) -> dict[str, int]:
             row.last_scheduled_at, row.last_result_at = run.scheduled_at, run.started_at
             counts["applied"] += 1
         ProbeState.objects.bulk_create(new_states, ignore_conflicts=True)
-        ProbeState.objects.bulk_update(
-            updated, ["status", "last_outcome", "confirmed", "failures", "successes", "same", "last_scheduled_at", "last_result_at", "changed_at"]
-        )
-    for probe_id in sorted(changed_probes):
-        if probe_evaluate(probe_id=probe_id):
-            counts["changed"] += 1
+        # Rows locked above are replaced whole, keeping their ids: one DELETE and one
+        # INSERT, where bulk_update would build a CASE per row and field.
+        ProbeState.objects.filter(pk__in=[row.pk for row in updated]).delete()
+        ProbeState.objects.bulk_create(updated, batch_size=1000)
+    counts["changed"] = probes_evaluate(probe_ids=sorted(changed_probes))
     return counts
+
+
+def probes_evaluate(*, probe_ids: list[int]) -> int:
+    """`probe_evaluate` for many probes in a few statements: the probes' locks, their
+    states and their new states in one query each; effects only for the probes whose
+    outcome goes to the alert pipeline, and each service's observed status once."""
+    if not probe_ids:
+        return 0
+    now = timezone.now()
+    changed = 0
+    with transaction.atomic():
+        probes = list(Probe.objects.select_for_update().filter(pk__in=probe_ids).order_by("pk"))
+        links: dict[int, set[int]] = {}
+        for probe_id, location_id in Probe.locations.through.objects.filter(probe_id__in=probe_ids).values_list("probe_id", "location_id"):
+            links.setdefault(probe_id, set()).add(location_id)
+        states: dict[int, list[str]] = {}
+        for probe_id, location_id, status in ProbeState.objects.filter(probe_id__in=probe_ids).values_list("probe_id", "location_id", "status"):
+            if location_id in links.get(probe_id, set()):
+                states.setdefault(probe_id, []).append(status)
+        moved: list[Probe] = []
+        for probe in probes:
+            statuses = states.get(probe.pk, [])
+            statuses += [sm.PENDING] * (len(links.get(probe.pk, ())) - len(statuses))
+            status = sm.combine(statuses, quorum=probe.quorum, previous=probe.status)
+            if status != probe.status:
+                probe.status, probe.status_changed_at = status, now
+                moved.append(probe)
+        by_status: dict[str, list[int]] = {}
+        for probe in moved:
+            by_status.setdefault(probe.status, []).append(probe.pk)
+        for status, ids in by_status.items():
+            Probe.objects.filter(pk__in=ids).update(status=status, status_changed_at=now)
+        changed = len(moved)
+        quiet = [p.pk for p in moved if p.policy == Policy.RECORD and p.status in effects.SETTLED_STATES]
+        Probe.objects.filter(pk__in=quiet).update(signalled_status=F("status"))
+        for probe in moved:
+            if probe.policy != Policy.RECORD:
+                effects.settle(probe, push_status=False)
+        for service_id in sorted({p.service_id for p in moved}):
+            effects.push_service_status(service_id)
+    return changed
 
 
 def probe_evaluate(*, probe_id: int, now: Any = None) -> bool:

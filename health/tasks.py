@@ -20,7 +20,7 @@ from django.db.models import F
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from health import engine, services
+from health import engine, rollups, services
 from health.effects import SETTLED_STATES
 from health.models import Heartbeat, Location, Policy, Probe
 
@@ -34,20 +34,28 @@ def claim_due(*, now: datetime | None = None, limit: int = 20_000) -> dict[str, 
     PostgreSQL), so two beats, or a slow tick overlapping the next, never claim a
     probe twice for the same time."""
     now = now or timezone.now()
+    # One tick ahead: the batch reaches the worker before its probes are due, and the
+    # engine starts each at its time, so queueing does not show as lag.
+    horizon = now + timedelta(seconds=settings.HEALTH_LOOKAHEAD_SECONDS)
     with transaction.atomic():
-        rows = Probe.objects.filter(enabled=True, next_run_at__lte=now).order_by("next_run_at")
+        rows = Probe.objects.filter(enabled=True, next_run_at__lte=horizon).order_by("next_run_at")
         if connection.features.has_select_for_update_skip_locked:
             rows = rows.select_for_update(skip_locked=True)
         claimed = list(rows.only("pk", "next_run_at", "interval_seconds")[:limit])
         if not claimed:
             return {}
+        # One UPDATE per interval (and one for the probes far behind), not a CASE per row.
+        on_time: dict[int, list[int]] = defaultdict(list)
+        behind: dict[int, list[int]] = defaultdict(list)
         for probe in claimed:
-            due = probe.next_run_at
-            following = due + timedelta(seconds=probe.interval_seconds)
-            probe.due_at = due  # type: ignore[attr-defined]
+            probe.due_at = probe.next_run_at  # type: ignore[attr-defined]
+            following = probe.next_run_at + timedelta(seconds=probe.interval_seconds)
             # Far behind (the scheduler was down): run once now, not once per missed interval.
-            probe.next_run_at = following if following > now else now + timedelta(seconds=probe.interval_seconds)
-        Probe.objects.bulk_update(claimed, ["next_run_at"], batch_size=1000)
+            (on_time if following > horizon else behind)[probe.interval_seconds].append(probe.pk)
+        for interval, ids in on_time.items():
+            Probe.objects.filter(pk__in=ids).update(next_run_at=F("next_run_at") + timedelta(seconds=interval))
+        for interval, ids in behind.items():
+            Probe.objects.filter(pk__in=ids).update(next_run_at=now + timedelta(seconds=interval))
         by_location: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
         ids = {p.pk: p for p in claimed}
         for probe_id, name in Probe.locations.through.objects.filter(probe_id__in=ids).values_list("probe_id", "location__name"):
@@ -77,13 +85,15 @@ def schedule(*, now: datetime | None = None) -> int:
     return sent
 
 
-def run_locally(location: Location, items: list[tuple[int, datetime]]) -> dict[str, int]:
+def run_locally(location: Location, items: list[tuple[int, datetime]], *, wait_until_due: bool = False) -> dict[str, int]:
     """Run the given probes from this process as `location` and apply the results."""
     wanted = dict(items)
     probes = list(Probe.objects.filter(pk__in=wanted, enabled=True))
     heartbeats = {h.probe_id: h for h in Heartbeat.objects.filter(probe_id__in=[p.pk for p in probes if p.kind == "heartbeat"])}
     specs = [services.spec_for(p, wanted[p.pk], heartbeats.get(p.pk)) for p in probes]
-    runs, problem = engine.run_batch(specs, concurrency=settings.HEALTH_CONCURRENCY, self_check_target=location.self_check)
+    runs, problem = engine.run_batch(
+        specs, concurrency=settings.HEALTH_CONCURRENCY, self_check_target=location.self_check, wait_until_due=wait_until_due
+    )
     Location.objects.filter(pk=location.pk).update(last_batch_at=timezone.now(), last_self_check_ok=not problem)
     return services.results_apply(location=location, runs=runs)
 
@@ -104,7 +114,7 @@ def run_batch(location_name: str, items: list[list[Any]]) -> dict[str, int]:
             return {}
         location = services.default_location()
     parsed = [(int(pk), parse_datetime(when)) for pk, when in items]
-    return run_locally(location, [(pk, when) for pk, when in parsed if when is not None])
+    return run_locally(location, [(pk, when) for pk, when in parsed if when is not None], wait_until_due=True)
 
 
 @shared_task(name="health.settle_held", ignore_result=True)
@@ -122,3 +132,9 @@ def settle_held() -> int:
 @shared_task(name="health.prune_results", ignore_result=True)
 def prune_results() -> int:
     return services.results_prune()
+
+
+@shared_task(name="health.build_rollups", ignore_result=True)
+def build_rollups() -> dict[str, int]:
+    """From beat, every minute: the last complete minute, hour and day."""
+    return rollups.rollup_recent()

@@ -204,6 +204,7 @@ CELERY_TASK_ROUTES = {
     "health.schedule_due": {"queue": "default"},
     "health.settle_held": {"queue": "default"},
     "health.prune_results": {"queue": "default"},
+    "health.build_rollups": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Alert deliveries stored while Redis or every worker was down get processed once they are back.
@@ -230,10 +231,12 @@ for _network in HEALTH_PROBE_DENY:
 HEALTH_DEFAULT_LOCATION = env_str("HEALTH_DEFAULT_LOCATION", "local")
 HEALTH_BATCH_SIZE = env_int("HEALTH_BATCH_SIZE", 500, minimum=1, maximum=10_000)
 HEALTH_CONCURRENCY = env_int("HEALTH_CONCURRENCY", 1000, minimum=1, maximum=100_000)
+HEALTH_LOOKAHEAD_SECONDS = env_int("HEALTH_LOOKAHEAD_SECONDS", 1, minimum=0, maximum=10)
 HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 14, minimum=1)
 CELERY_BEAT_SCHEDULE["health-schedule-due"] = {"task": "health.schedule_due", "schedule": 1.0, "options": {"expires": 5}}
 CELERY_BEAT_SCHEDULE["health-settle-held"] = {"task": "health.settle_held", "schedule": 30.0, "options": {"expires": 25}}
 CELERY_BEAT_SCHEDULE["health-prune-results"] = {"task": "health.prune_results", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["health-build-rollups"] = {"task": "health.build_rollups", "schedule": 60.0, "options": {"expires": 55}}
 
 # --- Auth, sessions ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
