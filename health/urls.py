@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from django.urls import path
 
-from health import pages, views
+from health import observability_views, pages, views
 
 app_name = "health"
 urlpatterns = [
     path("live", views.live, name="live"),
     path("ready", views.ready, name="ready"),
+    path("detailed", observability_views.detailed, name="detailed"),
     path("probes/", pages.probe_list, name="probes"),
     path("probes/new/", pages.probe_new, name="probe-new"),
     path("probes/<int:pk>/", pages.probe_detail, name="probe"),
