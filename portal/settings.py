@@ -303,6 +303,8 @@ SPECTACULAR_SETTINGS = {
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
         "ActionItemStatusEnum": "incidents.models.ActionItemStatus",
         "MessageTemplateStatusEnum": ["", "investigating", "identified", "monitoring", "resolved"],
+        "ProbeKindEnum": "health.models.ProbeKind",
+        "ProbeOutcomeEnum": "health.models.Outcome",
     },
     "EXTENSIONS_INFO": {},
 }
