@@ -26,20 +26,22 @@ ROOT = Path(__file__).resolve().parents[2]
 def database_url() -> str:
     config = connection.settings_dict
     if connection.vendor == "sqlite":
-        return f"sqlite:///{config['NAME']}"
+        # the same waits as the embedded settings: writers queue instead of failing
+        return f"sqlite:///{config['NAME']}?timeout=20&transaction_mode=IMMEDIATE"
     password = f":{config['PASSWORD']}" if config.get("PASSWORD") else ""
     return f"postgres://{config['USER']}{password}@{config['HOST'] or '127.0.0.1'}:{config['PORT'] or 5432}/{config['NAME']}"
 
 
 @pytest.fixture
-def workers(seeded_transactional_db: Any) -> Iterator[None]:
+def workers(seeded_transactional_db: Any, tmp_path: Path) -> Iterator[None]:
+    """Their output goes to tmp_path/<location>.log."""
     env = {**os.environ, "DATABASE_URL": database_url(), "DB_POOL": "0", "LOG_LEVEL": "WARNING", "PYTHONUNBUFFERED": "1"}
     env.pop("TEST_DATABASE_NAME", None)
     started = [
         subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "portal", "worker", "-Q", f"probes.{name}", "--pool", "solo", "-n", f"{name}@%h",
              "--loglevel", "WARNING", "--without-gossip", "--without-mingle", "--without-heartbeat"],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            cwd=ROOT, env=env, stdout=(tmp_path / f"{name}.log").open("w"), stderr=subprocess.STDOUT,
         )  # fmt: skip
         for name in ("east", "west")
     ]
