@@ -23,6 +23,7 @@ from django.utils import timezone
 
 from health.models import OnRecovery, Outcome, Policy, Probe, ServiceSource
 from incidents.integrations.services import delivery_store, integration_create, integration_update
+from incidents.integrations.severities import normalise_mapping
 from incidents.models import Impact, IntegrationKind, MaintenanceStatus, ResolvePolicy, Service, Severity
 from incidents.services import service_set_observed_status
 
@@ -49,8 +50,13 @@ def _rules(service: Service) -> list[dict[str, object]]:
 
 
 def _severity_mapping() -> dict[str, object]:
-    names = list(Severity.objects.order_by("rank").values_list("name", flat=True))
-    return {"field": "severity", "map": {name: name for name in names}, "default": names[-1] if names else None}
+    """The probe's severity travels by name; the mapping is kept as stored (by key), so
+    comparing it with the integration's tells whether a rename needs it updated."""
+    rows = list(Severity.objects.order_by("rank").values_list("pk", "name"))
+    mapping: dict[str, object] = {"field": "severity", "map": {name: pk for pk, name in rows}}
+    if rows:
+        mapping["default"] = rows[-1][0]
+    return normalise_mapping(mapping)
 
 
 def source_for(service: Service, on_recovery: str):  # type: ignore[no-untyped-def]

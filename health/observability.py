@@ -19,7 +19,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.cache import cache
-from django.db import close_old_connections, connection
+from django.db import connection
 from django.db.models import Count, Min
 from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
@@ -39,21 +39,21 @@ def _timed(check: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
         try:
             detail = check()
         except Exception as exc:  # noqa: BLE001 - a failing dependency is the answer
-            return {"ok": False, "error": f"{type(exc).__name__}: {str(exc)[:200]}", "ms": round((time.perf_counter() - began) * 1000, 1)}
+            return {"ok": False, "error": type(exc).__name__, "detail": str(exc)[:200], "ms": round((time.perf_counter() - began) * 1000, 1)}
         finally:
-            if check is _database:
-                close_old_connections()
+            if check is check_database:
+                connection.close()  # this thread's connection (back to the pool when there is one)
         return {"ok": True, "ms": round((time.perf_counter() - began) * 1000, 1), **(detail or {})}
 
     return run
 
 
-def _database() -> None:
+def check_database() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT 1")
 
 
-def _cache() -> None:
+def check_cache() -> None:
     cache.set("health:detailed", "1", 5)
     if cache.get("health:detailed") != "1":
         raise RuntimeError("no round trip")
@@ -63,6 +63,11 @@ def _broker_client() -> Any:
     from portal.celery import app
 
     return app.connection_for_write().channel().client
+
+
+def check_broker() -> None:
+    if not _broker_client().ping():
+        raise RuntimeError("no PONG")
 
 
 def _broker() -> dict[str, Any]:
@@ -97,7 +102,7 @@ def detailed() -> tuple[dict[str, Any], bool]:
     from health.models import Location
     from portal.tasks import BEAT_HEARTBEAT_KEY
 
-    checks = run_checks({"database": _database, "redis": _cache, "broker": _broker})
+    checks = run_checks({"database": check_database, "redis": check_cache, "broker": _broker})
     body: dict[str, Any] = {"checks": checks}
     ok = all(c["ok"] for c in checks.values())
     if checks["redis"]["ok"]:

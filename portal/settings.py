@@ -307,6 +307,8 @@ SPECTACULAR_SETTINGS = {
         "ActionItemStatusEnum": "incidents.models.ActionItemStatus",
         "MessageTemplateStatusEnum": ["", "investigating", "identified", "monitoring", "resolved"],
         "ProbeKindEnum": "health.models.ProbeKind",
+        # a probe's on_recovery and an integration's resolve_policy: the same two choices
+        "ResolvePolicyEnum": "incidents.models.ResolvePolicy",
         "ProbeOutcomeEnum": "health.models.Outcome",
     },
     "EXTENSIONS_INFO": {},
