@@ -189,7 +189,7 @@ def probe_update(*, probe: Probe | int, by: Any, **changes: Any) -> Probe:
     if unknown:
         raise ValidationFailed("Unknown fields.", fields={name: ["Unknown field."] for name in sorted(unknown)})
     pk = probe if isinstance(probe, int) else probe.pk
-    probe = Probe.objects.select_for_update().select_related("service", "severity").get(pk=pk)
+    probe = Probe.objects.select_for_update(of=("self",)).select_related("service", "severity").get(pk=pk)
     data: dict[str, Any] = {key: getattr(probe, key) for key in EDITABLE - {"locations"}}
     data["locations"] = list(probe.locations.all())
     if "credentials" in changes:
@@ -391,7 +391,7 @@ def probe_evaluate(*, probe_id: int, now: Any = None) -> bool:
     an effect held back by maintenance that can now be sent. Returns whether the
     probe's state changed."""
     with transaction.atomic():
-        probe = Probe.objects.select_for_update().select_related("service", "severity").filter(pk=probe_id).first()
+        probe = Probe.objects.select_for_update(of=("self",)).select_related("service", "severity").filter(pk=probe_id).first()
         if probe is None:
             return False
         location_ids = set(probe.locations.values_list("pk", flat=True))
