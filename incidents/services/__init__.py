@@ -6,7 +6,7 @@ event beside the rows it changes, and publishes after commit.
 
 from __future__ import annotations
 
-from incidents.services.catalog import service_set_observed_status
+from incidents.services.catalog import service_delete, service_set_observed_status, severity_delete
 from incidents.services.incidents import (
     ALLOWED_TRANSITIONS,
     incident_acknowledge,
@@ -54,6 +54,8 @@ __all__ = [
     "postmortem_change_status",
     "postmortem_start",
     "postmortem_update",
+    "service_delete",
     "service_set_observed_status",
+    "severity_delete",
     "timeline_set_pinned",
 ]
