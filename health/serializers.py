@@ -20,7 +20,7 @@ class ProbeStateSerializer(serializers.Serializer):
 
 class ProbeSerializer(serializers.ModelSerializer):
     service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    severity = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    severity = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     locations = serializers.SerializerMethodField()
     credentials_set = serializers.SerializerMethodField(help_text="Which credentials are stored; their values are never returned.")
     states = serializers.SerializerMethodField()
