@@ -173,19 +173,20 @@ def test_redis_ping_and_role(redis_port: int) -> None:
 
 
 def test_kubernetes_readiness_through_the_official_client(server: HealthServer) -> None:
+    # a generous timeout: the official client is slow to set up on a loaded machine
     target = {"namespace": "shop", "name": "api", "context": "stub"}
     credentials = {"kubeconfig": server.kubeconfig()}
-    result = run("kubernetes", target, credentials=credentials)
+    result = run("kubernetes", target, credentials=credentials, timeout=15)
     assert result.outcome == "up", result
     assert result.values["REPLICAS"] == 3
     assert server.requests[-1]["path"] == "/apis/apps/v1/namespaces/shop/deployments/api"
     server.deployment["status"]["updatedReplicas"] = 1
-    rolling = run("kubernetes", target, credentials=credentials)
+    rolling = run("kubernetes", target, credentials=credentials, timeout=15)
     assert rolling.outcome == "down"
     assert rolling.message == 'Waiting for deployment "api" rollout to finish: 1 out of 3 new replicas have been updated...'
-    missing = run("kubernetes", {**target, "name": "nope"}, credentials=credentials)
+    missing = run("kubernetes", {**target, "name": "nope"}, credentials=credentials, timeout=15)
     assert missing.outcome == "down" and "404" in missing.message
-    denied = run("kubernetes", target, credentials={"kubeconfig": server.kubeconfig(token="wrong")})
+    denied = run("kubernetes", target, credentials={"kubeconfig": server.kubeconfig(token="wrong")}, timeout=15)
     assert denied.outcome == "down" and "401" in denied.message
 
 
