@@ -34,6 +34,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "ws_fanout": (["--steps", "1000,2000", "--rounds", "2"], []),
     "paging": (["--declares", "20", "--storm", "200", "--subscribers", "1000"], []),
     "runbooks": ([], []),
+    "probes": (["--probes", "2000", "--interval", "10", "--cycles", "2", "--burst", "2000"], []),
 }
 
 

@@ -58,31 +58,54 @@ def worst_impact(impacts: Iterable[str]) -> str:
     return max(impacts, key=lambda i: IMPACT_RANK[Impact(i)], default=Impact.OPERATIONAL)
 
 
-def derive_service_statuses(impacts: Iterable[tuple[int, str]], in_maintenance: Iterable[int]) -> dict[int, str]:
+def derive_service_statuses(
+    impacts: Iterable[tuple[int, str]], in_maintenance: Iterable[int], observed: Iterable[tuple[int, str]] = ()
+) -> dict[int, str]:
     """The one rule for a service's current status, given the (service id, impact)
     rows of the open incidents and the ids of the services in an active window:
     the worst impact among open incidents, else under_maintenance, else
-    operational (left out of the result). The responder pages and API feed it
+    operational (left out of the result); a status observed by health probes
+    (service id, status) shows when worse, except during maintenance
+    (`observed_over`). The responder pages and API feed it
     every incident and window; the status page only public ones."""
     by_service: dict[int, list[str]] = {}
     for service_id, impact in impacts:
         by_service.setdefault(service_id, []).append(impact)
     status = {sid: worst for sid, rows in by_service.items() if (worst := worst_impact(rows)) != Impact.OPERATIONAL}
+    maintained: set[int] = set()
     for service_id in in_maintenance:
         status.setdefault(service_id, Impact.UNDER_MAINTENANCE)
+        maintained.add(service_id)
+    for service_id, seen in observed:
+        worse = observed_over(status.get(service_id, Impact.OPERATIONAL), seen, service_id in maintained)
+        if worse != Impact.OPERATIONAL:
+            status[service_id] = worse
     return status
+
+
+def observed_over(current: str, observed: str, in_maintenance: bool) -> str:
+    """An observed outage shows when it is worse than what incidents say, except
+    during maintenance (expected)."""
+    if in_maintenance or not observed or IMPACT_RANK[Impact(observed)] <= IMPACT_RANK[Impact(current)]:
+        return current
+    return observed
 
 
 def service_statuses(service_ids: list[int] | None = None) -> dict[int, str]:
     """Current status per service (derive_service_statuses), from every open
-    incident and active maintenance window; operational services are left out."""
+    incident, active maintenance window and observed status; operational services
+    are left out."""
     impacts = IncidentService.objects.exclude(incident__status=IncidentStatus.RESOLVED)
     in_maintenance = MaintenanceWindow.services.through.objects.filter(maintenancewindow__status__in=ACTIVE_MAINTENANCE)
+    observed = Service.objects.exclude(observed_status__in=["", Impact.OPERATIONAL])
     if service_ids is not None:
         impacts = impacts.filter(service_id__in=service_ids)
         in_maintenance = in_maintenance.filter(service_id__in=service_ids)
+        observed = observed.filter(pk__in=service_ids)
     return derive_service_statuses(
-        impacts.values_list("service_id", "impact"), in_maintenance.values_list("service_id", flat=True)
+        impacts.values_list("service_id", "impact"),
+        in_maintenance.values_list("service_id", flat=True),
+        observed.values_list("pk", "observed_status"),
     )
 
 

@@ -8,4 +8,5 @@ urlpatterns = [
     path("", include("portal.api")),
     path("", include("incidents.oncall.api")),
     path("", include("runbooks.api.urls")),
+    path("", include("health.api_urls")),
 ]

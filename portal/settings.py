@@ -54,6 +54,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "portal.api_errors.JsonErrorsUnderApi",  # first: sees every answer under /api/
+    "health.observability.MetricsMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -205,6 +206,11 @@ CELERY_TASK_ROUTES = {
     "oncall.*": {"queue": "paging"},
     "notify.*": {"queue": "notify"},
     "runbooks.*": {"queue": "runbooks"},
+    # health.run_batch goes to probes.<location>, chosen when it is sent
+    "health.schedule_due": {"queue": "default"},
+    "health.settle_held": {"queue": "default"},
+    "health.prune_results": {"queue": "default"},
+    "health.build_rollups": {"queue": "default"},
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Alert deliveries stored while Redis or every worker was down get processed once they are back.
@@ -255,6 +261,23 @@ NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
 NOTIFY_BACKOFF_BASE_SECONDS = env_int("NOTIFY_BACKOFF_BASE_SECONDS", 30, minimum=1)
 NOTIFY_BACKOFF_CAP_SECONDS = env_int("NOTIFY_BACKOFF_CAP_SECONDS", 900, minimum=1, maximum=3000)
 ONCALL_ACK_LINK_MAX_AGE = env_int("ONCALL_ACK_LINK_MAX_AGE", 86400, minimum=60)
+# --- Health probes (health/) ------------------------------------------------------------
+# Networks probes may never reach, besides cloud metadata addresses (always refused).
+HEALTH_PROBE_DENY = env_list("HEALTH_PROBE_DENY", [])
+for _network in HEALTH_PROBE_DENY:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"HEALTH_PROBE_DENY: {_network!r} is not a network (CIDR): {_exc}") from None
+HEALTH_DEFAULT_LOCATION = env_str("HEALTH_DEFAULT_LOCATION", "local")
+HEALTH_BATCH_SIZE = env_int("HEALTH_BATCH_SIZE", 500, minimum=1, maximum=10_000)
+HEALTH_CONCURRENCY = env_int("HEALTH_CONCURRENCY", 1000, minimum=1, maximum=100_000)
+HEALTH_LOOKAHEAD_SECONDS = env_int("HEALTH_LOOKAHEAD_SECONDS", 1, minimum=0, maximum=10)
+HEALTH_RESULT_RETENTION_DAYS = env_int("HEALTH_RESULT_RETENTION_DAYS", 14, minimum=1)
+CELERY_BEAT_SCHEDULE["health-schedule-due"] = {"task": "health.schedule_due", "schedule": 1.0, "options": {"expires": 5}}
+CELERY_BEAT_SCHEDULE["health-settle-held"] = {"task": "health.settle_held", "schedule": 30.0, "options": {"expires": 25}}
+CELERY_BEAT_SCHEDULE["health-prune-results"] = {"task": "health.prune_results", "schedule": 3600.0}
+CELERY_BEAT_SCHEDULE["health-build-rollups"] = {"task": "health.build_rollups", "schedule": 60.0, "options": {"expires": 55}}
 
 # --- Auth, sessions ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [
@@ -321,6 +344,10 @@ SPECTACULAR_SETTINGS = {
         "ActionItemStatusEnum": "incidents.models.ActionItemStatus",
         "MessageTemplateStatusEnum": ["", "investigating", "identified", "monitoring", "resolved"],
         "RunbookStepKindEnum": "runbooks.models.StepKind",
+        "ProbeKindEnum": "health.models.ProbeKind",
+        # a probe's on_recovery and an integration's resolve_policy: the same two choices
+        "ResolvePolicyEnum": "incidents.models.ResolvePolicy",
+        "ProbeOutcomeEnum": "health.models.Outcome",
     },
     "EXTENSIONS_INFO": {},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.add_error_responses"],

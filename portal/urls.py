@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from health import observability_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -13,6 +15,7 @@ urlpatterns = [
     path("api/v1/", include("portal.api_urls")),
     path("health/", include("health.urls")),
     path("status/subscribe/", include("incidents.notify.public_urls")),
+    path("metrics", observability_views.metrics, name="metrics"),
     path("status/", include("incidents.public.urls")),
     path("api/v2/", include("incidents.public.api_urls")),
     path("integrations/", include("incidents.integrations.urls")),

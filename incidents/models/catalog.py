@@ -35,6 +35,11 @@ class Service(models.Model):
     depends_on = models.ManyToManyField(
         "self", through="ServiceDependency", symmetrical=False, related_name="dependents", blank=True
     )
+    # What automated checks observe (health probes push it through
+    # services.service_set_observed_status); blank when nothing observes the service.
+    # Status derivation combines it with open incidents and maintenance windows.
+    observed_status = models.CharField(max_length=24, blank=True, default="")
+    observed_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -160,14 +160,16 @@ def _maintenance_qs() -> Any:
     )
 
 
-def _component_statuses(service_ids: list[int], active: list[Incident], maintenance: list[MaintenanceWindow]) -> dict[int, str]:
+def _component_statuses(services: list[Service], active: list[Incident], maintenance: list[MaintenanceWindow]) -> dict[int, str]:
     """selectors.derive_service_statuses from public incidents and windows only:
-    an internal incident on a public service must not show on the status page."""
+    an internal incident on a public service must not show on the status page.
+    What health probes observe on a public service shows as it does to responders."""
     derived = derive_service_statuses(
         ((row.service_id, row.impact) for incident in active for row in incident.public_impacts),
         (service.pk for window in maintenance for service in window.public_services),
+        ((service.pk, service.observed_status) for service in services),
     )
-    return {sid: derived.get(sid, Impact.OPERATIONAL) for sid in service_ids}
+    return {service.pk: derived.get(service.pk, Impact.OPERATIONAL) for service in services}
 
 
 def load_public_data(*, now: datetime | None = None) -> PublicData:
@@ -189,7 +191,7 @@ def load_public_data(*, now: datetime | None = None) -> PublicData:
 
     for incident in [*active, *history]:
         incident.public_impact = incident_impact(incident)  # type: ignore[attr-defined]
-    statuses = _component_statuses(ids, active, maintenance_active)
+    statuses = _component_statuses(services, active, maintenance_active)
     bars = component_uptime(ids, days=HISTORY_DAYS, now=now)
     components = [Component(s, statuses[s.pk], bars[s.pk]) for s in services]
 

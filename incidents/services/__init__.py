@@ -15,6 +15,7 @@ from incidents.services.catalog import (
     service_group_create,
     service_group_delete,
     service_group_update,
+    service_set_observed_status,
     service_update,
     severity_create,
     severity_delete,
@@ -46,6 +47,7 @@ from incidents.services.postmortems import (
 )
 
 __all__ = [
+    "service_set_observed_status",
     "ALLOWED_TRANSITIONS",
     "action_item_create",
     "action_item_update",

@@ -71,6 +71,10 @@ def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
         title="Database upgrade", scheduled_start=now + timedelta(days=1), scheduled_end=now + timedelta(days=1, hours=2),
         services=[db], by=manager,
     )  # fmt: skip
+    from health import services as health_services
+
+    probe = health_services.probe_create(by=manager, service=api, name="API port", kind="tcp", target={"host": "127.0.0.1", "port": 9},
+                                         timeout_seconds=1)  # fmt: skip
     _, raw = ApiToken.issue(user=manager, name="fuzz", scope=TokenScope.WRITE)
     spare, _ = ApiToken.issue(user=manager, name="spare", scope=TokenScope.READ)  # the one DELETE may revoke
     incident_refs = [first.reference, str(second.pk)]
@@ -87,6 +91,7 @@ def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
         ("teams", "slug"): ["payments"],
         ("users", "id"): [str(manager.pk), str(responder.pk)],
         ("tokens", "id"): [str(spare.pk)],
+        ("probes", "id"): [str(probe.pk)],
     }
     return raw, real
 
