@@ -5,4 +5,5 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("incidents.api.urls")),
     path("", include("portal.api")),
+    path("lockouts/", include("portal.lockouts.api")),
 ]
