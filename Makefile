@@ -9,7 +9,7 @@ HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
 
-.PHONY: run test install lint bench-api clean
+.PHONY: run test install lint bench bench-api clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -29,6 +29,10 @@ test: $(STAMP)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+
+# Every benchmark, one table (short sizes; BENCH_FULL=1 for the full ones).
+bench: $(STAMP)
+	$(BIN)/python bench/run_all.py
 
 bench-api: $(STAMP)
 	$(BIN)/python bench/api.py

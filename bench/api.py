@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import _report  # noqa: E402
 import loadgen  # noqa: E402
 
 INCIDENTS = 100_000
@@ -290,8 +291,8 @@ def get_json(base: str, path: str, token: str) -> Any:
 # --- scenarios --------------------------------------------------------------------
 def scenarios() -> list[tuple[str, list[str]]]:
     """The endpoints measured, each a list of paths the clients cycle through."""
-    from rest_framework.pagination import Cursor
     from django.db.models import Count
+    from rest_framework.pagination import Cursor
 
     from incidents.models import TimelineEvent
     from portal.pagination import TimelineCursorPagination
@@ -403,6 +404,8 @@ def main() -> int:
         ok = r["p99_ms"] <= TARGET_P99_MS and errors == 0
         failed |= not ok
         print(f"{name:<30} {r['requests'] / r['seconds']:>8.0f} {r['p50_ms']:>8.1f} {r['p99_ms']:>8.1f} {errors:>7}  {'ok' if ok else 'MISSED'}")
+        _report.result(f"API {name}", f"{r['requests'] / r['seconds']:.0f} req/s, p99 {r['p99_ms']:.1f} ms, {errors} errors",
+               f"p99 <= {TARGET_P99_MS:.0f} ms", ok)  # fmt: skip
     return 1 if failed else 0
 
 

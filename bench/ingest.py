@@ -42,6 +42,9 @@ from urllib.parse import urlparse
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _report import result  # noqa: E402
 
 
 def configure_env() -> dict[str, str]:
@@ -266,6 +269,10 @@ def main() -> None:
               f"posting took {posted - began:.2f}s")  # fmt: skip
         print(f"webhook answer: p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {percentile(latencies, 99) * 1000:.1f} ms, "
               f"max {max(latencies) * 1000:.1f} ms over {len(latencies)} posts with {args.clients} clients")  # fmt: skip
+        rate = total_alerts / elapsed
+        result("alert ingestion, sustained end to end", f"{rate:.0f} alerts/s", ">= 1,000 alerts/s", rate >= 1000)
+        answer_p99 = percentile(latencies, 99) * 1000
+        result("alert ingestion, webhook answer", f"p99 {answer_p99:.1f} ms", "p99 <= 50 ms", answer_p99 <= 50)
 
         if args.replay <= 0:
             return
@@ -293,6 +300,8 @@ def main() -> None:
               f"{finished - began:.2f}s ({len(sends) / (finished - began):.0f} notifications/s); incidents {incidents}, "
               f"group rows {len(per_key)}, alerts {timeline_alerts}, alert timeline events {alert_events} → "
               f"{'exactly one incident per group key' if ok else 'MISMATCH'}; answer p99 {percentile(latencies, 99) * 1000:.1f} ms")  # fmt: skip
+        result("alert ingestion, shuffled triple replay", f"{incidents} incidents for {len(groups)} group keys",
+               "exactly one incident per group key", ok)  # fmt: skip
         if not ok:
             sys.exit(1)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _portal  # noqa: E402
+from _report import result  # noqa: E402
 
 WRK_DONE = """
 done = function(summary, latency, requests)
@@ -119,6 +120,8 @@ def main() -> None:
             ratio = results["portal"]["rps"] / results["nginx"]["rps"]
             ok = ratio >= 0.25 and results["portal"]["p99_ms"] <= 20
             print(f"{path:28} ratio portal/nginx = {ratio:.2f}  (target >= 0.25, p99 <= 20 ms: {'met' if ok else 'NOT met'})\n")
+            result(f"status page {path}", f"ratio {ratio:.2f} of nginx, p99 {results['portal']['p99_ms']:.1f} ms",
+                   "ratio >= 0.25, p99 <= 20 ms", ok)  # fmt: skip
     finally:
         nginx.terminate()
         nginx.wait(timeout=10)

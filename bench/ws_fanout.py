@@ -29,6 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import _portal  # noqa: E402
+from _report import result  # noqa: E402
 
 VERSION = re.compile(rb'"version":(\d+)')
 
@@ -77,11 +78,11 @@ async def _client_process(port: int) -> None:
             target, version = int(line[1]), int(line[2])
             semaphore = asyncio.Semaphore(100)
 
-            async def limited() -> None:
+            async def limited(semaphore: asyncio.Semaphore, version: int) -> None:
                 async with semaphore:
                     await open_one(version)
 
-            await asyncio.gather(*(limited() for _ in range(target - len(sockets))))
+            await asyncio.gather(*(limited(semaphore, version) for _ in range(target - len(sockets))))
             print(json.dumps({"connected": len(sockets)}), flush=True)
         elif line[0] == "report":
             version = int(line[1])
@@ -176,6 +177,12 @@ def main() -> None:
                 f" {max(e2e) * 1000:>8.0f} {percentile(after_build, 99) * 1000:>22.0f} {len(e2e):>7}/{connected * args.rounds}"
                 + (f"  ({missing} missing)" if missing else "")
             )
+            p99_ms = percentile(e2e, 99) * 1000
+            result(f"public websocket fan-out, {connected:,} clients", f"p99 {p99_ms:.0f} ms, {missing} missing",
+                   "p99 <= 1000 ms, none missing", p99_ms <= 1000 and not missing)  # fmt: skip
+            per_socket_kb = per_1k * 1024 / 1000
+            result(f"idle public websocket memory, {connected:,} clients", f"{per_socket_kb:.1f} KB per socket",
+                   "<= 25 KB per socket", per_socket_kb <= 25)  # fmt: skip
         print("\np99 = the 99th percentile over all clients and rounds of (message received - update posted);")
         print("'after build start' counts from the snapshot version's timestamp (the rebuild task reading the database).")
     finally:

@@ -60,7 +60,7 @@ def _all_public_bytes(client: Any, snap: Any) -> dict[str, str]:
 
 
 def _component_status(html: str, service_id: int) -> str:
-    match = re.search(r'data-component-id="s%d">.*?data-status="(\w+)"' % service_id, html, re.S)
+    match = re.search(rf'data-component-id="s{service_id}">.*?data-status="(\w+)"', html, re.S)
     assert match is not None
     return match.group(1)
 
@@ -81,7 +81,7 @@ def test_the_status_page_shows_public_incidents_components_and_maintenance(clien
     assert html.count("<rect ") == 90 * 2
     assert "Platform" in html
     assert "Database upgrade" in html and "CDN migration" in html
-    assert 'data-component-id="s%d"' % world["web"].pk in html
+    assert f'data-component-id="s{world["web"].pk}"' in html
     # Website: under maintenance; the internal incident on it does not count.
     assert _component_status(html, world["web"].pk) == "under_maintenance"
 
