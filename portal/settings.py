@@ -371,6 +371,8 @@ AXES_RESET_ON_SUCCESS = True
 AXES_CLIENT_IP_CALLABLE = "portal.client_address.client_address"
 AXES_LOCKOUT_CALLABLE = "portal.lockouts.views.locked_out"
 AXES_VERBOSE = False
+# Failures and lock-outs are logged as warnings; successful sign-ins need no line each.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
 
 # Failed API token authentications per client address (portal/authentication.py),
 # counted in Redis through a connection that gives up after 100 ms (portal/throttle.py).
