@@ -9,6 +9,7 @@ from typing import Any
 from axes.utils import reset
 
 from portal.errors import ValidationFailed
+from portal.text import has_forbidden_characters
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +29,10 @@ def lockout_lift(*, by: Any, username: str | None = None, ip_address: str | None
             ) from None
         removed = reset(ip=ip_address)
     else:
+        assert username is not None
+        if not username or len(username) > 255 or has_forbidden_characters(username):
+            # No such account can exist, and PostgreSQL refuses NUL in a query.
+            raise ValidationFailed("That is not a username.", fields={"username": ["Not a username."]})
         removed = reset(username=username)
     log.info(
         "lock-out lifted by %s for %s (%d attempt records)",

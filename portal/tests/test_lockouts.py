@@ -151,8 +151,9 @@ def test_a_manager_lists_and_lifts_lock_outs_through_the_api(cast: Any) -> None:
     _hammer(Client(REMOTE_ADDR="198.51.100.14"), "nobody")
     assert api.delete("/api/v1/lockouts/addresses/198.51.100.14/").status_code == 204
     assert api.get("/api/v1/lockouts/").json() == []
-    bad = api.delete("/api/v1/lockouts/addresses/banana/")
-    assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_failed"
+    for path in ("/api/v1/lockouts/addresses/banana/", "/api/v1/lockouts/accounts/a%00b/"):
+        bad = api.delete(path)
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "validation_failed"
 
 
 def test_the_admin_lists_attempts_for_managers_to_delete(cast: Any) -> None:

@@ -44,6 +44,25 @@ def test_check_deploy_reports_nothing_in_production_mode(tmp_path: Path) -> None
     assert "no issues" in result.stdout
 
 
+def _compose_defaults(value: str) -> str:
+    """`${NAME:-default}` as docker compose reads it with NAME unset."""
+    return re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+
+
+def test_check_deploy_reports_nothing_with_the_docker_compose_environment(tmp_path: Path) -> None:
+    import yaml
+
+    compose = yaml.safe_load((Path(settings.BASE_DIR) / "docker-compose.yml").read_text())
+    env = {name: _compose_defaults(str(value)) for name, value in compose["services"]["web"]["environment"].items()}
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)  # compose refuses to start without one
+    # The compose network's host names do not resolve here, and the checks need no database.
+    env.pop("DATABASE_URL")
+    env.pop("REDIS_URL")
+    assert env["PORTAL_PRODUCTION"] == "1"
+    result = _check_deploy(tmp_path, **env)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
 def test_check_deploy_names_what_is_missing_outside_production_mode(tmp_path: Path) -> None:
     result = _check_deploy(tmp_path, SECRET_KEY=secrets.token_urlsafe(50), ALLOWED_HOSTS="status.example.com")
     assert result.returncode != 0
