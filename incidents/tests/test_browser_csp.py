@@ -130,6 +130,7 @@ def test_no_page_breaks_the_content_security_policy(live_asgi: AsgiServer, cast:
             watch.visit(page, f"{base}/api/docs/")
             expect(page.locator(".swagger-ui .info .title")).to_contain_text("Incident Portal API", timeout=15_000)
             expect(page.locator(".opblock").first).to_be_visible()
+            page.screenshot(path=str(SCREENSHOTS / "api-docs.png"))
             watch.check(page)
 
             manager = browser.new_context(viewport=LAPTOP)
