@@ -30,6 +30,13 @@ def _clean_cache(_redis_server: None) -> Iterator[None]:
     yield
 
 
+@pytest.fixture(autouse=True)
+def _status_snapshot_age_unchecked(settings: Any) -> None:
+    """A status snapshot left on disk by `make run` or an earlier test may be hours
+    old: readiness judges its age only in the tests about that (they set a limit)."""
+    settings.PUBLIC_SNAPSHOT_STALE_SECONDS = 0
+
+
 @pytest.fixture
 def cast(db: Any) -> Any:
     """The fixed cast of users for permission tests."""

@@ -8,6 +8,8 @@ from django.db import connection
 from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
+from incidents.public.freshness import snapshot_freshness
+
 
 @never_cache
 def live(request: HttpRequest) -> JsonResponse:
@@ -28,8 +30,13 @@ def ready(request: HttpRequest) -> JsonResponse:
         checks["redis"] = "ok" if cache.get("health:ready") == "1" else "error: no round trip"
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {type(exc).__name__}"
+    # The public status page is served from a snapshot the worker rebuilds: a
+    # stale one means the page shows old information while everything looks up.
+    snapshot = snapshot_freshness()
+    checks["status_snapshot"] = "ok" if snapshot.ok else f"error: {snapshot.state}"
     ok = all(value == "ok" for value in checks.values())
     return JsonResponse(
-        {"status": "ok" if ok else "unavailable", "checks": checks, "database": settings.DB_VENDOR},
+        {"status": "ok" if ok else "unavailable", "checks": checks, "database": settings.DB_VENDOR,
+         "status_snapshot": snapshot.as_dict()},
         status=200 if ok else 503,
-    )
+    )  # fmt: skip

@@ -32,16 +32,17 @@ from incidents.models import (
     Tag,
     TimelineEvent,
 )
+from portal.fields import CleanTextAdminMixin
 
 
 @admin.register(ServiceGroup)
-class ServiceGroupAdmin(admin.ModelAdmin):
+class ServiceGroupAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "display_order"]
     search_fields = ["name", "slug"]
     prepopulated_fields = {"slug": ["name"]}
 
 
-class ServiceLinkInline(admin.TabularInline):
+class ServiceLinkInline(CleanTextAdminMixin, admin.TabularInline):
     model = ServiceLink
     extra = 0
 
@@ -54,7 +55,7 @@ class ServiceDependencyInline(admin.TabularInline):
 
 
 @admin.register(Service)
-class ServiceAdmin(admin.ModelAdmin):
+class ServiceAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "slug", "group", "visibility", "team", "display_order"]
     list_filter = ["visibility", "group", "team"]
     search_fields = ["name", "slug", "description"]
@@ -63,10 +64,20 @@ class ServiceAdmin(admin.ModelAdmin):
 
 
 @admin.register(Severity)
-class SeverityAdmin(admin.ModelAdmin):
+class SeverityAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "rank", "colour", "response_target", "pages"]
     list_editable = ["colour", "response_target", "pages"]
     search_fields = ["name"]
+
+    def get_deleted_objects(self, objs, request):  # type: ignore[no-untyped-def]
+        # A severity named by an integration's severity mapping is protected like a
+        # foreign key: the admin lists what uses it and refuses the deletion.
+        from incidents.integrations.severities import integrations_using
+
+        deleted, counts, perms_needed, protected = super().get_deleted_objects(objs, request)
+        for severity in objs:
+            protected += [f"Integration: {integration.name} (severity mapping)" for integration in integrations_using(severity)]
+        return deleted, counts, perms_needed, protected
 
 
 @admin.register(Tag)
@@ -98,7 +109,7 @@ class RoleInline(ReadOnlyInline):
 
 
 @admin.register(Incident)
-class IncidentAdmin(admin.ModelAdmin):
+class IncidentAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = ["reference", "title", "severity", "status", "visibility", "started_at", "resolved_at"]
     list_filter = ["status", "severity", "visibility", "started_at", "tags"]
     search_fields = ["title", "summary", "=id"]
@@ -163,7 +174,7 @@ class PublicUpdateAdmin(admin.ModelAdmin):
 
 
 @admin.register(MaintenanceWindow)
-class MaintenanceWindowAdmin(admin.ModelAdmin):
+class MaintenanceWindowAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "status", "scheduled_start", "scheduled_end", "visibility"]
     list_filter = ["status", "visibility", "scheduled_start"]
     search_fields = ["title", "description"]
@@ -171,24 +182,24 @@ class MaintenanceWindowAdmin(admin.ModelAdmin):
 
 
 @admin.register(MessageTemplate)
-class MessageTemplateAdmin(admin.ModelAdmin):
+class MessageTemplateAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "kind", "status", "updated_at"]
     list_filter = ["kind", "status"]
     search_fields = ["name", "body"]
 
 
 @admin.register(PostmortemTemplate)
-class PostmortemTemplateAdmin(admin.ModelAdmin):
+class PostmortemTemplateAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = ["name", "is_default"]
     search_fields = ["name"]
 
 
-class SectionInline(admin.StackedInline):
+class SectionInline(CleanTextAdminMixin, admin.StackedInline):
     model = PostmortemSection
     extra = 0
 
 
-class ActionItemInline(admin.TabularInline):
+class ActionItemInline(CleanTextAdminMixin, admin.TabularInline):
     model = ActionItem
     extra = 0
 
@@ -203,7 +214,7 @@ class PostmortemAdmin(admin.ModelAdmin):
 
 
 @admin.register(ActionItem)
-class ActionItemAdmin(admin.ModelAdmin):
+class ActionItemAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     list_display = ["title", "postmortem", "owner", "priority", "status", "due_date"]
     list_filter = ["status", "priority", "due_date"]
     search_fields = ["title"]

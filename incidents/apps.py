@@ -9,5 +9,6 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         from incidents import live  # noqa: F401  (subscribes the live pages to domain events)
+        from incidents.integrations import severities as _severities  # noqa: F401  (refuses deleting a mapped severity)
         from incidents.integrations import tasks as _alert_tasks  # noqa: F401  (registers the alert tasks with Celery)
         from incidents.public import subscriber as _public  # noqa: F401  (status snapshot rebuilds on public changes)

@@ -20,6 +20,7 @@ from incidents.models import (
     Severity,
     Visibility,
 )
+from portal.fields import CleanFormCharField
 
 User = get_user_model()
 
@@ -39,7 +40,7 @@ def active_users() -> Any:
 
 
 class DeclareForm(forms.Form):
-    title = forms.CharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "What is broken, as users see it"}))
+    title = CleanFormCharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "What is broken, as users see it"}))
     severity = forms.ModelChoiceField(queryset=Severity.objects.all(), empty_label=None)
     services = forms.ModelMultipleChoiceField(
         queryset=Service.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
@@ -47,22 +48,22 @@ class DeclareForm(forms.Form):
     impact = forms.ChoiceField(choices=IMPACT_CHOICES, initial=Impact.PARTIAL_OUTAGE, help_text="For every service named.")
     commander = UserChoiceField(queryset=active_users(), required=False, empty_label="Nobody yet")
     visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.INTERNAL, widget=forms.RadioSelect)
-    summary = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    summary = CleanFormCharField(multiline=True, required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
 
 class NoteForm(forms.Form):
-    body = forms.CharField(max_length=20_000, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What you saw, did or decided"}))
+    body = CleanFormCharField(multiline=True, max_length=20_000, widget=forms.Textarea(attrs={"rows": 3, "placeholder": "What you saw, did or decided"}))
     pinned = forms.BooleanField(required=False, label="Pin to the top")
 
 
 class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=IncidentStatus.choices)
-    reason = forms.CharField(required=False, max_length=2000, help_text="Required to reopen a resolved incident.")
+    reason = CleanFormCharField(multiline=True, required=False, max_length=2000, help_text="Required to reopen a resolved incident.")
 
 
 class SeverityForm(forms.Form):
     severity = forms.ModelChoiceField(queryset=Severity.objects.all(), empty_label=None)
-    reason = forms.CharField(required=False, max_length=2000)
+    reason = CleanFormCharField(multiline=True, required=False, max_length=2000)
 
 
 class RoleForm(forms.Form):
@@ -82,11 +83,11 @@ class VisibilityForm(forms.Form):
 class PublicUpdateForm(forms.Form):
     template = forms.ModelChoiceField(queryset=MessageTemplate.objects.all(), required=False, empty_label="No template")
     status = forms.ChoiceField(choices=[("", "Keep the current status"), *IncidentStatus.choices], required=False)
-    body = forms.CharField(max_length=20_000, widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Markdown. What users see, what we are doing, when we will update next."}))
+    body = CleanFormCharField(multiline=True, max_length=20_000, widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Markdown. What users see, what we are doing, when we will update next."}))
 
 
 class PreviewForm(forms.Form):
-    body = forms.CharField(required=False, max_length=20_000)
+    body = CleanFormCharField(multiline=True, required=False, max_length=20_000)
 
 
 class PinForm(forms.Form):
@@ -94,8 +95,8 @@ class PinForm(forms.Form):
 
 
 class MaintenanceForm(forms.Form):
-    title = forms.CharField(max_length=200)
-    description = forms.CharField(required=False, widget=forms.Textarea(attrs={"rows": 3}))
+    title = CleanFormCharField(max_length=200)
+    description = CleanFormCharField(multiline=True, required=False, widget=forms.Textarea(attrs={"rows": 3}))
     scheduled_start = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     scheduled_end = forms.DateTimeField(widget=forms.DateTimeInput(attrs={"type": "datetime-local"}))
     services = forms.ModelMultipleChoiceField(queryset=Service.objects.all(), widget=forms.CheckboxSelectMultiple)
@@ -118,7 +119,8 @@ class PostmortemForm(forms.Form):
         for section in sections:
             name = f"section-{section.key}"
             self.section_keys.append((name, section))
-            self.fields[name] = forms.CharField(
+            self.fields[name] = CleanFormCharField(
+                multiline=True,
                 required=False,
                 max_length=100_000,
                 label=section.title,
@@ -139,7 +141,7 @@ class PostmortemStatusForm(forms.Form):
 
 
 class ActionItemForm(forms.Form):
-    title = forms.CharField(max_length=200)
+    title = CleanFormCharField(max_length=200)
     owner = UserChoiceField(queryset=active_users(), required=False, empty_label="Unassigned")
     due_date = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     priority = forms.ChoiceField(choices=ActionItemPriority.choices, initial=ActionItemPriority.MEDIUM)

@@ -14,12 +14,13 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from portal.errors import NotAllowed
+from portal.fields import CleanCharField, CleanTextModelSerializer
 from portal.models import ApiToken, OrgRole, Team, TokenScope, display_name, role_of
 
 User = get_user_model()
 
 
-class TeamSerializer(serializers.ModelSerializer):
+class TeamSerializer(CleanTextModelSerializer):
     members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
 
     class Meta:
@@ -62,7 +63,7 @@ class TokenCreatedSerializer(TokenSerializer):
 
 
 class TokenInput(serializers.Serializer):
-    name = serializers.CharField(max_length=120)
+    name = CleanCharField(max_length=120)
     scope = serializers.ChoiceField(choices=TokenScope.choices, default=TokenScope.READ)
 
 

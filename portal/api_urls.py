@@ -4,6 +4,7 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("incidents.api.urls")),
+    path("", include("incidents.integrations.api")),
     path("", include("portal.api")),
     path("lockouts/", include("portal.lockouts.api")),
 ]

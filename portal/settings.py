@@ -40,6 +40,9 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "t
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = env_str("SITE_NAME", "Incident Portal")
 PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# The status snapshot is rebuilt every minute; older than this it is stale: the
+# page says so and /health/ready fails. 0 reports the age without failing.
+PUBLIC_SNAPSHOT_STALE_SECONDS = env_int("PUBLIC_SNAPSHOT_STALE_SECONDS", 300, minimum=0, maximum=86_400)
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -35,6 +35,7 @@ from incidents.models import (
     TimelineEvent,
     Visibility,
 )
+from portal.fields import CleanCharField, CleanMultilineCharField, CleanTextModelSerializer
 from portal.models import Team, display_name
 
 User = get_user_model()
@@ -123,7 +124,7 @@ class UserBriefSerializer(serializers.Serializer):
 
 
 # --- catalogue ---------------------------------------------------------------------------
-class SeveritySerializer(serializers.ModelSerializer):
+class SeveritySerializer(CleanTextModelSerializer):
     response_target_seconds = serializers.IntegerField(min_value=60, max_value=60 * 60 * 24 * 90, source="response_target_s")
 
     class Meta:
@@ -155,19 +156,19 @@ class SeveritySerializer(serializers.ModelSerializer):
         return super().update(instance, self._apply(validated_data))
 
 
-class ServiceGroupSerializer(serializers.ModelSerializer):
+class ServiceGroupSerializer(CleanTextModelSerializer):
     class Meta:
         model = ServiceGroup
         fields = ["id", "slug", "name", "description", "display_order"]
 
 
-class ServiceLinkSerializer(serializers.ModelSerializer):
+class ServiceLinkSerializer(CleanTextModelSerializer):
     class Meta:
         model = ServiceLink
         fields = ["kind", "label", "url"]
 
 
-class ServiceSerializer(serializers.ModelSerializer):
+class ServiceSerializer(CleanTextModelSerializer):
     group = serializers.SlugRelatedField(slug_field="slug", queryset=ServiceGroup.objects.all(), allow_null=True, required=False)
     team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
     depends_on = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), many=True, required=False)
@@ -212,7 +213,7 @@ class ServiceSerializer(serializers.ModelSerializer):
         return instance
 
 
-class MessageTemplateSerializer(serializers.ModelSerializer):
+class MessageTemplateSerializer(CleanTextModelSerializer):
     class Meta:
         model = MessageTemplate
         fields = ["id", "kind", "name", "status", "body", "updated_at"]
@@ -379,9 +380,9 @@ class ImpactInput(serializers.Serializer):
 
 
 class IncidentDeclareInput(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
+    title = CleanCharField(max_length=200)
     severity = SeverityRefField()
-    summary = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    summary = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=20_000)
     visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.INTERNAL)
     services = ImpactInput(many=True, required=False, default=list)
     commander = UserRefField(required=False, allow_null=True, default=None)
@@ -398,20 +399,20 @@ class IncidentDeclareInput(serializers.Serializer):
 
 
 class IncidentUpdateInput(serializers.Serializer):
-    title = serializers.CharField(max_length=200, required=False)
-    summary = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    title = CleanCharField(max_length=200, required=False)
+    summary = CleanMultilineCharField(required=False, allow_blank=True, max_length=20_000)
     tags = serializers.ListField(child=serializers.SlugField(max_length=64), required=False, max_length=50)
 
 
 class StatusInput(serializers.Serializer):
     status = serializers.ChoiceField(choices=IncidentStatus.choices)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
-    note = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    reason = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=2000)
+    note = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=20_000)
 
 
 class SeverityInput(serializers.Serializer):
     severity = SeverityRefField()
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 class RoleInput(serializers.Serializer):
@@ -420,7 +421,7 @@ class RoleInput(serializers.Serializer):
 
 
 class NoteInput(serializers.Serializer):
-    body = serializers.CharField(max_length=20_000)
+    body = CleanMultilineCharField(max_length=20_000)
     pinned = serializers.BooleanField(default=False)
 
 
@@ -433,11 +434,11 @@ class PinInput(serializers.Serializer):
 
 
 class PublicUpdateInput(serializers.Serializer):
-    body = serializers.CharField(max_length=20_000)
+    body = CleanMultilineCharField(max_length=20_000)
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False, allow_null=True, default=None)
     components = ImpactInput(many=True, required=False, default=list)
     display_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
-    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=2000)
+    reason = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=2000)
 
 
 # --- maintenance --------------------------------------------------------------------------
@@ -453,8 +454,8 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
 
 
 class MaintenanceInput(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
-    description = serializers.CharField(required=False, allow_blank=True, default="", max_length=20_000)
+    title = CleanCharField(max_length=200)
+    description = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=20_000)
     services = ServiceRefField(many=True, allow_empty=False)
     scheduled_start = serializers.DateTimeField()
     scheduled_end = serializers.DateTimeField()
@@ -462,8 +463,8 @@ class MaintenanceInput(serializers.Serializer):
 
 
 class MaintenanceUpdateInput(serializers.Serializer):
-    title = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True, max_length=20_000)
+    title = CleanCharField(max_length=200, required=False)
+    description = CleanMultilineCharField(required=False, allow_blank=True, max_length=20_000)
     services = ServiceRefField(many=True, allow_empty=False, required=False)
     scheduled_start = serializers.DateTimeField(required=False)
     scheduled_end = serializers.DateTimeField(required=False)
@@ -513,7 +514,7 @@ class PostmortemStartInput(serializers.Serializer):
 
 
 class PostmortemUpdateInput(serializers.Serializer):
-    sections = serializers.DictField(child=serializers.CharField(allow_blank=True, max_length=100_000), required=False)
+    sections = serializers.DictField(child=CleanMultilineCharField(allow_blank=True, max_length=100_000), required=False)
     users_affected = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
     revenue_impact = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
     owner = UserRefField(required=False)
@@ -524,7 +525,7 @@ class PostmortemStatusInput(serializers.Serializer):
 
 
 class ActionItemInput(serializers.Serializer):
-    title = serializers.CharField(max_length=200)
+    title = CleanCharField(max_length=200)
     owner = UserRefField(required=False, allow_null=True, default=None)
     due_date = serializers.DateField(required=False, allow_null=True, default=None)
     priority = serializers.ChoiceField(choices=ActionItemPriority.choices, default=ActionItemPriority.MEDIUM)
@@ -532,7 +533,7 @@ class ActionItemInput(serializers.Serializer):
 
 
 class ActionItemUpdateInput(serializers.Serializer):
-    title = serializers.CharField(max_length=200, required=False)
+    title = CleanCharField(max_length=200, required=False)
     owner = UserRefField(required=False, allow_null=True)
     due_date = serializers.DateField(required=False, allow_null=True)
     priority = serializers.ChoiceField(choices=ActionItemPriority.choices, required=False)

@@ -24,9 +24,16 @@ class DeliveryAdmin(admin.ModelAdmin):
     date_hierarchy = "received_at"
     list_select_related = ("integration",)
 
-    # The raw table is append-only: it is read here, never edited.
+    # The raw table is append-only: it is read here, never edited. The body is shown
+    # with its secrets redacted, as everywhere else.
+    exclude = ("body",)
+
     def get_readonly_fields(self, request, obj=None):  # type: ignore[no-untyped-def]
-        return [f.name for f in self.model._meta.fields]
+        return [f.name for f in self.model._meta.fields if f.name != "body"] + ["payload"]
+
+    @admin.display(description="payload (secrets redacted)")
+    def payload(self, obj: Delivery) -> str:
+        return obj.shown_body
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
 from django.utils.dateparse import parse_datetime
+
+from portal.text import clean_mapping, clean_text
 
 FIRING = "firing"
 ACKNOWLEDGED = "acknowledged"
@@ -58,12 +61,30 @@ class PayloadInvalid(Exception):
         self.errors = errors
 
 
+def check_alerts(items: list[Any], check: Callable[[str, Any], list[str]], where: Callable[[int], str]) -> list[str]:
+    """Per-alert errors of a multi-alert payload. One bad alert must not take its
+    neighbours down, so only a payload whose every alert is bad is refused whole;
+    otherwise the bad ones are skipped and their errors recorded on the delivery."""
+    errors: list[str] = []
+    bad = 0
+    for index, item in enumerate(items):
+        found = check(where(index), item)
+        bad += bool(found)
+        errors += found
+    if items and bad == len(items):
+        raise PayloadInvalid(errors)
+    return errors
+
+
 ZERO_TIME = datetime(1, 1, 1, tzinfo=UTC)
 
 
 def parse_time(value: Any) -> datetime | None:
-    """RFC 3339 as senders write it; Go's zero time means "not set"."""
-    if not isinstance(value, str) or not value:
+    """RFC 3339 as senders write it, in UTC; Go's zero time means "not set".
+
+    Kept in UTC because RFC 3339 allows offsets up to ±23:59 and PostgreSQL refuses
+    any beyond ±15:59: a valid `+23:59` must not become a row that never stores."""
+    if not isinstance(value, str) or not value or len(value) > 64:
         return None
     try:
         parsed = parse_datetime(value.replace("Z", "+00:00") if value.endswith("Z") else value)
@@ -75,7 +96,10 @@ def parse_time(value: Any) -> datetime | None:
         parsed = parsed.replace(tzinfo=UTC)
     if parsed.year <= 1:
         return None
-    return parsed
+    try:
+        return parsed.astimezone(UTC)
+    except OverflowError:  # year 9999 with a negative offset: past datetime.max in UTC
+        return None
 
 
 def is_time(value: Any) -> bool:
@@ -83,15 +107,20 @@ def is_time(value: Any) -> bool:
 
 
 def flatten(prefix: str, mapping: Any) -> dict[str, str]:
-    if not isinstance(mapping, dict):
-        return {}
-    return {f"{prefix}.{k}": v if isinstance(v, str) else json.dumps(v) for k, v in mapping.items()}
+    return {f"{prefix}.{k}": v for k, v in str_dict(mapping).items()}
 
 
 def str_dict(mapping: Any) -> dict[str, str]:
+    """Labels, annotations, details: str→str, cleaned (no NUL, control characters
+    or lone surrogates, which PostgreSQL or UTF-8 refuse), non-strings as JSON."""
     if not isinstance(mapping, dict):
         return {}
-    return {str(k): v if isinstance(v, str) else json.dumps(v) for k, v in mapping.items()}
+    return clean_mapping({str(k): v if isinstance(v, str) else json.dumps(v) for k, v in mapping.items()})
+
+
+def text(value: Any, limit: int) -> str:
+    """A single-line value from a payload (title, fingerprint, key), cleaned and cut."""
+    return clean_text(value, max_length=limit)
 
 
 def short_key(key: str, limit: int) -> str:

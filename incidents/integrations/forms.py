@@ -35,7 +35,11 @@ class IntegrationForm(forms.Form):
     resolve_policy = forms.ChoiceField(choices=ResolvePolicy.choices, initial=ResolvePolicy.RESOLVE)
     reopen_minutes = forms.IntegerField(min_value=0, max_value=7 * 24 * 60, initial=30, label="Reopen window (minutes)")
     routing_rules = JSONText(empty=[], help_text='[{"match": {"labels.team": "billing"}, "services": ["api"], "impact": "major_outage"}]')
-    severity_mapping = JSONText(empty={}, help_text='{"field": "labels.severity", "map": {"critical": "SEV1", "warning": "SEV3"}, "default": "SEV3"}')
+    severity_mapping = JSONText(
+        empty={},
+        help_text='{"field": "labels.severity", "map": {"critical": "SEV1", "warning": "SEV3"}, "default": "SEV2"}: severity names '
+        "or ids, kept through renames; a value that maps to nothing opens at the default, and without one at the most severe level.",
+    )
     group_by = JSONText(empty=[], help_text='Label names, e.g. ["alertname", "cluster"]; empty: the sender\'s group key.')
 
     def service_kwargs(self) -> dict[str, Any]:

@@ -26,19 +26,23 @@ def load_json(body: bytes | str) -> Any:
         raise PayloadInvalid([f"The body is not valid JSON: {exc}"]) from None
 
 
-def validate(kind: str, payload: Any) -> None:
-    VALIDATORS[IntegrationKind(kind)](payload)
+def validate(kind: str, payload: Any) -> list[str]:
+    """Raise PayloadInvalid when the payload will never be valid; return the errors
+    of the alerts that will be skipped in an otherwise valid payload."""
+    return VALIDATORS[IntegrationKind(kind)](payload)
 
 
-def signals_of(delivery: Delivery) -> list[Signal]:
+def signals_of(delivery: Delivery) -> tuple[list[Signal], list[str]]:
+    """The delivery's signals, and the errors of the alerts left out."""
     integration = delivery.integration
     payload = load_json(delivery.body)
-    validate(integration.kind, payload)
+    skipped = validate(integration.kind, payload)
     group_by = [str(name) for name in integration.group_by or []]
     if integration.kind == IntegrationKind.ALERTMANAGER:
-        return alertmanager.parse(payload, group_by=group_by)
+        return alertmanager.parse(payload, group_by=group_by), skipped
     if integration.kind == IntegrationKind.PAGERDUTY_EVENTS_V2:
-        return events_v2.parse(payload, received_at=delivery.received_at, assigned_key=delivery.assigned_key, group_by=group_by)
+        signals = events_v2.parse(payload, received_at=delivery.received_at, assigned_key=delivery.assigned_key, group_by=group_by)
+        return signals, skipped
     if integration.kind == IntegrationKind.PAGERDUTY_WEBHOOK_V3:
-        return webhooks_v3.parse(payload, received_at=delivery.received_at)
-    return generic.parse(payload, received_at=delivery.received_at, group_by=group_by)
+        return webhooks_v3.parse(payload, received_at=delivery.received_at), skipped
+    return generic.parse(payload, received_at=delivery.received_at, group_by=group_by), skipped

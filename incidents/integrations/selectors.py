@@ -18,6 +18,14 @@ def integration_deliveries(integration: Integration, limit: int = 25) -> list[De
     return list(Delivery.objects.filter(integration=integration).order_by("-id")[:limit])
 
 
+def delivery_list_qs(integration: Integration, *, status: str = "") -> QuerySet[Delivery]:
+    """The API's deliveries of an integration, newest first (delivery_integration_idx)."""
+    qs = Delivery.objects.filter(integration=integration)
+    if status:
+        qs = qs.filter(status=status)
+    return qs.order_by("-id")
+
+
 def alert_list_qs(
     *, status: str = "", integration_id: int | None = None, severity: str = "", q: str = "", incident_id: int | None = None
 ) -> QuerySet[Alert]:

@@ -24,8 +24,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
+from incidents.integrations import severities
 from incidents.integrations.common import ACKNOWLEDGED, FIRING, RESOLVED, PayloadInvalid, Signal
 from incidents.integrations.parsing import signals_of
+from incidents.integrations.redaction import redact_mapping
 from incidents.models import (
     Alert,
     AlertAction,
@@ -41,7 +43,6 @@ from incidents.models import (
     IntegrationKind,
     ResolvePolicy,
     Service,
-    Severity,
     TimelineKind,
 )
 from incidents.services import (
@@ -62,7 +63,8 @@ STALE_PENDING_AFTER = timedelta(minutes=2)
 # --- Integrations ------------------------------------------------------------------
 
 
-def _check_config(*, routing_rules: Any, severity_mapping: Any, group_by: Any) -> None:
+def _check_config(*, routing_rules: Any, severity_mapping: Any, group_by: Any) -> dict[str, Any]:
+    """Refuse a configuration that cannot work; return the severity mapping as stored."""
     fields: dict[str, list[str]] = {}
     if not isinstance(routing_rules, list) or not all(isinstance(r, dict) and isinstance(r.get("match", {}), dict) for r in routing_rules):
         fields["routing_rules"] = ['A list of {"match": {...}, "services": [...], "impact": ..., "action": ...}.']
@@ -81,17 +83,16 @@ def _check_config(*, routing_rules: Any, severity_mapping: Any, group_by: Any) -
             unknown = set(rule.get("services", [])) - set(Service.objects.filter(slug__in=rule.get("services", [])).values_list("slug", flat=True))
             if unknown:
                 fields.setdefault("routing_rules", []).append(f"Unknown services: {', '.join(sorted(unknown))}.")
-    if not isinstance(severity_mapping, dict) or not isinstance(severity_mapping.get("map", {}), dict):
-        fields["severity_mapping"] = ['An object {"field": "labels.severity", "map": {"critical": "SEV1"}, "default": "SEV3"}.']
-    else:
-        names = set(Severity.objects.values_list("name", flat=True))
-        wanted = set(severity_mapping.get("map", {}).values()) | ({severity_mapping["default"]} if severity_mapping.get("default") else set())
-        if wanted - names:
-            fields["severity_mapping"] = [f"Unknown severities: {', '.join(sorted(map(str, wanted - names)))}."]
+    try:
+        normalised = severities.normalise_mapping(severity_mapping)
+    except ValidationFailed as exc:
+        fields.update(exc.fields)
+        normalised = {}
     if not isinstance(group_by, list) or not all(isinstance(n, str) for n in group_by):
         fields["group_by"] = ["A list of label names."]
     if fields:
         raise ValidationFailed("The integration's configuration is not valid.", fields=fields)
+    return normalised
 
 
 @transaction.atomic
@@ -123,7 +124,7 @@ def integration_create(
     routing_rules = routing_rules or []
     severity_mapping = severity_mapping or {}
     group_by = group_by or []
-    _check_config(routing_rules=routing_rules, severity_mapping=severity_mapping, group_by=group_by)
+    severity_mapping = _check_config(routing_rules=routing_rules, severity_mapping=severity_mapping, group_by=group_by)
     integration = Integration(
         kind=kind,
         name=name[:120],
@@ -166,7 +167,13 @@ def integration_update(*, integration: Integration | int, by: Any, **changes: An
     integration = Integration.objects.select_for_update().get(pk=pk)
     for name, value in changes.items():
         setattr(integration, name, value)
-    _check_config(routing_rules=integration.routing_rules, severity_mapping=integration.severity_mapping, group_by=integration.group_by)
+    # The stored mapping is checked when it changes: disabling an integration must
+    # not fail over a severity deleted behind the application's back.
+    mapping = _check_config(
+        routing_rules=integration.routing_rules, severity_mapping=changes.get("severity_mapping", {}), group_by=integration.group_by
+    )
+    if "severity_mapping" in changes:
+        integration.severity_mapping = mapping
     integration.save()
     return integration
 
@@ -250,19 +257,8 @@ def route_for(integration: Integration, signal: Signal) -> Route:
     return Route(action=integration.default_action, services=[], impact=Impact.PARTIAL_OUTAGE)
 
 
-def severity_for(integration: Integration, signal: Signal) -> Severity:
-    mapping = integration.severity_mapping or {}
-    field = mapping.get("field") or ("labels.severity" if integration.kind == IntegrationKind.ALERTMANAGER else "severity")
-    value = signal.fields.get(field, signal.severity)
-    name = (mapping.get("map") or {}).get(value) or mapping.get("default")
-    if name is None:
-        name = {"critical": "SEV1", "error": "SEV2", "high": "SEV2", "warning": "SEV3", "info": "SEV4", "low": "SEV4"}.get(
-            (value or "").lower(), "SEV3"
-        )
-    severity = Severity.objects.filter(name=name).first() or Severity.objects.order_by("-rank").first()
-    if severity is None:
-        raise RuntimeError("No severity is defined: alerts cannot declare incidents until one exists.")
-    return severity
+def severity_for(integration: Integration, signal: Signal) -> severities.Choice:
+    return severities.severity_for(integration, signal.fields.get(severities.mapped_field(integration), signal.severity))
 
 
 def _lock_alerts(integration: Integration, fingerprints: list[str]) -> dict[str, Alert]:
@@ -381,17 +377,23 @@ def _open_group_incident(
                 return _reread_open_group(integration, group_key), "existing"
     services = {s.slug: s for s in Service.objects.filter(slug__in=route.services)}
     started = min(signal.starts_at or signal.occurred_at, now)
+    choice = severity_for(integration, signal)
     try:
         with transaction.atomic():
             incident = incident_declare(
                 title=signal.title[:200] or "Alert",
-                severity=severity_for(integration, signal),
+                severity=choice.severity,
                 by=None,
                 summary=f"Opened by the {integration.name} integration ({integration.get_kind_display()}).",
                 impacts={services[slug]: route.impact for slug in route.services if slug in services},
                 started_at=started,
             )
             AlertGroup.objects.create(integration=integration, group_key=group_key, incident=incident)
+            if choice.why:
+                incident_record_event(
+                    incident=incident, kind=TimelineKind.ALERT, body=choice.why,
+                    details={"severity": choice.severity.name, "integration": integration.name, "fallback": True},
+                )  # fmt: skip
         return incident, "declared"
     except IntegrityError:
         # Another worker opened the group's incident first; its row is the one to use.
@@ -534,9 +536,10 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
             incident = incident_change_status(
                 incident=incident, status=IncidentStatus.INVESTIGATING, by=None, reason="An alert of the group fired again."
             )
-        severity = severity_for(integration, first)
-        if how == "existing" and severity.rank < incident.severity.rank:
-            incident = incident_change_severity(incident=incident, severity=severity, by=None, reason=f"Alert: {first.title}"[:500])
+        choice = severity_for(integration, first)
+        if how == "existing" and choice.severity.rank < incident.severity.rank:
+            reason = f"Alert: {first.title}. {choice.why}" if choice.why else f"Alert: {first.title}"
+            incident = incident_change_severity(incident=incident, severity=choice.severity, by=None, reason=reason[:500])
         ids = [alert.pk for alert, _ in fired]
         Alert.objects.filter(pk__in=ids).update(incident=incident)
         for alert, _signal in fired:
@@ -546,7 +549,7 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
             entries=[
                 (TimelineKind.ALERT, f"Alert firing: {signal.title}",
                  {"alert_id": alert.pk, "fingerprint": alert.fingerprint, "integration": integration.name,
-                  "status": "firing", "starts_at": signal.occurred_at.isoformat(), "labels": signal.labels})
+                  "status": "firing", "starts_at": signal.occurred_at.isoformat(), "labels": redact_mapping(signal.labels)})
                 for alert, signal in fired
             ],
         )  # fmt: skip
@@ -577,9 +580,10 @@ def _incident_action(integration: Integration, alert: Alert, signal: Signal, act
             details={"alert_id": alert.pk, "event_id": signal.event_id},
         )
     elif action == "priority" and incident.is_open:
-        severity = severity_for(integration, signal)
-        if severity.pk != incident.severity_id:
-            incident_change_severity(incident=incident, severity=severity, by=None, reason=f"Priority changed at the source to {signal.severity or 'none'}.")
+        choice = severity_for(integration, signal)
+        if choice.severity.pk != incident.severity_id:
+            reason = f"Priority changed at the source to {signal.severity or 'none'}. {choice.why}".strip()
+            incident_change_severity(incident=incident, severity=choice.severity, by=None, reason=reason[:500])
 
 
 def _maybe_settle_group(integration: Integration, group_key: str) -> None:
@@ -602,8 +606,38 @@ def _maybe_settle_group(integration: Integration, group_key: str) -> None:
         incident_change_status(incident=incident, status=IncidentStatus.MONITORING, by=None, note=note)
 
 
+class AlertsFailed(Exception):
+    """Some alerts of a delivery could not be applied; the others were. Raised after
+    commit, so that the task retries the delivery (replaying the applied ones
+    changes nothing)."""
+
+
+def _apply_isolated(delivery: Delivery, group_key: str, signals: list[Signal]) -> list[str]:
+    """Apply a group in a savepoint; if it fails, apply its alerts one by one, so
+    that one bad alert never takes its neighbours down. Returns the errors."""
+    try:
+        with transaction.atomic():
+            _apply_group(delivery.integration, delivery, group_key, signals)
+        return []
+    except Exception:  # noqa: BLE001 - narrowed below, alert by alert
+        log.warning("delivery %s: group %r failed as a whole; applying its alerts one by one", delivery.pk, group_key, exc_info=True)
+    errors = []
+    by_alert: dict[str, list[Signal]] = defaultdict(list)
+    for signal in signals:
+        by_alert[signal.fingerprint].append(signal)
+    for fingerprint in sorted(by_alert, key=lambda fp: (by_alert[fp][0].occurred_at, fp)):
+        try:
+            with transaction.atomic():
+                _apply_group(delivery.integration, delivery, group_key, by_alert[fingerprint])
+        except Exception as exc:  # noqa: BLE001 - recorded on the delivery, retried by the task
+            log.exception("delivery %s: alert %r failed", delivery.pk, fingerprint)
+            errors.append(f"alert {fingerprint[:80]!r}: {type(exc).__name__}: {exc}"[:500])
+    return errors
+
+
 def delivery_process(*, delivery_id: int) -> str:
     """Process one stored delivery; safe to call any number of times."""
+    failed: list[str] = []
     try:
         with transaction.atomic():
             now = timezone.now()
@@ -620,12 +654,20 @@ def delivery_process(*, delivery_id: int) -> str:
             ).exclude(pk=delivery.pk).exists():
                 Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.DUPLICATE)
                 return "duplicate"
-            signals = signals_of(delivery)
+            signals, skipped = signals_of(delivery)
             by_group: dict[str, list[Signal]] = defaultdict(list)
             for signal in sorted(signals, key=lambda s: (s.fingerprint, s.occurred_at)):
                 by_group[signal.group_key].append(signal)
             for group_key in sorted(by_group):
-                _apply_group(delivery.integration, delivery, group_key, by_group[group_key])
+                failed += _apply_isolated(delivery, group_key, by_group[group_key])
+            errors = "; ".join((["Skipped: " + " ".join(skipped)] if skipped else []) + failed)
+            if failed:
+                # The applied alerts stay applied; the delivery is tried again for the rest.
+                status = DeliveryStatus.FAILED if delivery.attempts >= MAX_ATTEMPTS else DeliveryStatus.PENDING
+                Delivery.objects.filter(pk=delivery.pk).update(status=status, error=errors[:2000])
+            elif skipped:
+                Delivery.objects.filter(pk=delivery.pk).update(error=errors[:2000])
+        if not failed:
             return "processed"
     except PayloadInvalid as exc:
         # Could not have been stored by the views; a payload stored by other means
@@ -639,6 +681,9 @@ def delivery_process(*, delivery_id: int) -> str:
         if attempts >= MAX_ATTEMPTS:
             return "failed"
         raise
+    if delivery.attempts >= MAX_ATTEMPTS:
+        return "failed"
+    raise AlertsFailed("; ".join(failed)[:2000])
 
 
 def _record_failure(delivery_id: int, exc: Exception) -> int:

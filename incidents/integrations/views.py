@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.conf import settings
@@ -16,6 +17,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.integrations import selectors, services
 from incidents.integrations.forms import IntegrationForm
+from incidents.integrations.severities import mapping_for_display
 from incidents.models import Alert, AlertStatus, Delivery, Integration, IntegrationKind
 from portal.errors import ValidationFailed
 from portal.models import OrgRole, has_role
@@ -78,6 +80,7 @@ def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
         "token": token,
         "url": receiver_url(request, integration, token),
         "deliveries": selectors.integration_deliveries(integration),
+        "severity_mapping": json.dumps(mapping_for_display(integration.severity_mapping), ensure_ascii=False) if integration.severity_mapping else "",
         "firing": selectors.alert_list_qs(status="open", integration_id=integration.pk)[:20],
     }
     if request.htmx:

@@ -16,7 +16,9 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
+from incidents.integrations.redaction import redact_mapping, redacted_body, redacted_payload
 from incidents.models.incident import Incident
+from portal.text import clean_url
 
 
 class IntegrationKind(models.TextChoices):
@@ -52,7 +54,8 @@ class Integration(models.Model):
     routing_rules: a list of {"match": {"labels.team": "billing", "labels.env": "~prod.*"},
         "services": ["slug", ...], "impact": "major_outage", "action": "declare"|"record"};
         the first rule whose matchers all hold wins ("~" makes a regular expression).
-    severity_mapping: {"field": "labels.severity", "map": {"critical": "SEV1"}, "default": "SEV3"}.
+    severity_mapping: {"field": "labels.severity", "map": {"critical": 1}, "default": 3}, severities by
+        primary key so that renames and re-ranking keep it (see incidents/integrations/severities.py).
     group_by: label names to group alerts by instead of the sender's own group key.
     """
 
@@ -131,6 +134,16 @@ class Delivery(models.Model):
     def __str__(self) -> str:
         return f"delivery {self.pk} ({self.status})"
 
+    # What pages and the API show of the raw body: never `body` itself, which can
+    # hold the sender's credentials (a PagerDuty routing key is the integration's secret).
+    @property
+    def shown_body(self) -> str:
+        return redacted_body(self.body)
+
+    @property
+    def shown_payload(self) -> object:
+        return redacted_payload(self.body)
+
 
 class AlertStatus(models.TextChoices):
     FIRING = "firing", "Firing"
@@ -205,6 +218,22 @@ class Alert(models.Model):
     def received_at(self) -> object:
         # The dashboard's feed names the time an item arrived `received_at`.
         return self.last_received_at
+
+    @property
+    def safe_source_url(self) -> str:
+        # Parsers store only http(s) links; rows stored before they did are checked
+        # again here, so no `javascript:` link ever reaches an href.
+        return clean_url(self.source_url, max_length=1000)
+
+    # Labels and annotations as pages show them: senders put credentials in them too
+    # (PagerDuty custom_details), and they are redacted like any stored payload.
+    @property
+    def shown_labels(self) -> dict[str, str]:
+        return redact_mapping(self.labels)
+
+    @property
+    def shown_annotations(self) -> dict[str, str]:
+        return redact_mapping(self.annotations)
 
     @property
     def is_firing(self) -> bool:

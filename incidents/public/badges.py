@@ -6,6 +6,7 @@ from __future__ import annotations
 from django.utils.html import escape
 
 from incidents.models import Impact
+from portal.text import clean_text
 
 COLOURS = {
     Impact.OPERATIONAL: "#2f9e44",
@@ -23,6 +24,7 @@ def _text_width(text: str) -> int:
 
 
 def badge(label: str, message: str, colour: str) -> str:
+    label, message = clean_text(label), clean_text(message)  # XML refuses control characters
     lw, mw = _text_width(label), _text_width(message)
     width = lw + mw
     label_e, message_e = escape(label), escape(message)

@@ -2,6 +2,9 @@
 
 Django's feed generators write the XML; one entry per incident (its public
 updates as the content, as Statuspage's history feeds do) and per window.
+Text is stored clean, and cleaned again here: XML 1.0 cannot carry most control
+characters and the generator raises on them, so one row stored before the rule
+(or by a path that missed it) must not take the feeds down.
 """
 
 from __future__ import annotations
@@ -13,20 +16,26 @@ from django.utils.html import escape
 
 from incidents.models import IncidentStatus, MaintenanceStatus
 from incidents.public.data import PublicData, incident_public_updated_at
+from portal.text import clean_text
 
 FEED_ITEMS = 50
 
 
-def _feed(cls: type[SyndicationFeed], data: PublicData, self_url: str) -> str:
+def _new(cls: type[SyndicationFeed], self_url: str) -> SyndicationFeed:
     status_url = settings.PUBLIC_URL + reverse("public:status")
-    feed = cls(
-        title=f"{settings.SITE_NAME} status",
+    return cls(
+        title=clean_text(f"{settings.SITE_NAME} status"),
         link=status_url,
-        description=f"Incidents and maintenance of {settings.SITE_NAME}",
+        description=clean_text(f"Incidents and maintenance of {settings.SITE_NAME}"),
         language="en",
         feed_url=settings.PUBLIC_URL + self_url,
         feed_guid=status_url,
     )
+
+
+def _feed(cls: type[SyndicationFeed], data: PublicData, self_url: str) -> str:
+    status_url = settings.PUBLIC_URL + reverse("public:status")
+    feed = _new(cls, self_url)
     for incident in data.history[:FEED_ITEMS]:
         url = settings.PUBLIC_URL + reverse("public:incident", args=[incident.pk])
         parts = [
@@ -37,9 +46,9 @@ def _feed(cls: type[SyndicationFeed], data: PublicData, self_url: str) -> str:
         if not parts:
             parts = [f"<p><strong>{escape(IncidentStatus(incident.status).label)}</strong></p>"]
         feed.add_item(
-            title=incident.title,
+            title=clean_text(incident.title),
             link=url,
-            description="".join(parts),
+            description=clean_text("".join(parts), multiline=True),
             unique_id=url,
             unique_id_is_permalink=True,
             pubdate=incident.started_at,
@@ -49,11 +58,12 @@ def _feed(cls: type[SyndicationFeed], data: PublicData, self_url: str) -> str:
         url = f"{status_url}#maintenance-{window.pk}"
         label = MaintenanceStatus(window.status).label
         feed.add_item(
-            title=f"Maintenance: {window.title}",
+            title=clean_text(f"Maintenance: {window.title}"),
             link=url,
-            description=(
+            description=clean_text(
                 f"<p><strong>{escape(label)}</strong> - scheduled {window.scheduled_start:%b %d, %H:%M} to"
-                f" {window.scheduled_end:%b %d, %H:%M %Z}</p><p>{escape(window.description)}</p>"
+                f" {window.scheduled_end:%b %d, %H:%M %Z}</p><p>{escape(window.description)}</p>",
+                multiline=True,
             ),
             unique_id=url,
             unique_id_is_permalink=False,
@@ -69,3 +79,12 @@ def atom(data: PublicData) -> str:
 
 def rss(data: PublicData) -> str:
     return _feed(Rss201rev2Feed, data, reverse("public:feed-rss"))
+
+
+def empty_atom() -> str:
+    """A valid feed with no entries, for when the real one cannot be built."""
+    return _new(Atom1Feed, reverse("public:feed-atom")).writeString("utf-8")
+
+
+def empty_rss() -> str:
+    return _new(Rss201rev2Feed, reverse("public:feed-rss")).writeString("utf-8")

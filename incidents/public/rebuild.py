@@ -16,15 +16,21 @@ log = logging.getLogger(__name__)
 # change and its public update): short enough for a live page to feel instant.
 COALESCE_SECONDS = 0.25
 QUEUED_TTL = 15  # a lost task only delays the next rebuild this long
+# Unchanged content is published again (a new version, same bytes but the build
+# time) once the current version is this old, so that the age the page, the
+# readiness check and the logs report stays true. Below the periodic rebuild's
+# 60 s, so that every periodic rebuild refreshes it.
+REFRESH_SECONDS = 45
 EVENT = "public.snapshot"
 
 _cold_lock = threading.Lock()
 
 
 def rebuild() -> int | None:
-    """Build from the database and publish if the public content changed.
+    """Build from the database and publish if the public content changed, or if
+    the published version is older than REFRESH_SECONDS.
 
-    Returns the new version, or None when nothing public changed. Safe to run
+    Returns the new version, or None when nothing was published. Safe to run
     twice or concurrently: the version is taken before reading the database and
     Redis keeps only the newest, so a slow build can never replace a newer one.
 
@@ -36,14 +42,15 @@ def rebuild() -> int | None:
     previous = store.redis_version()
     version = snapshot.new_version(previous)
     data = load_public_data()
-    live_hash, live = snapshot.live_message(data)
+    live_hash, live = snapshot.live_message(data, store.latest)
     if store.swap_live_hash(live_hash):
         broadcast(PUBLIC_GROUP, EVENT, {**live, "version": version})
-    content_hash, stamp = snapshot.build(previous_version=previous, data=data)
-    if content_hash == store.current_hash():
+    content_hash, stamp = snapshot.build(previous_version=previous, data=data, previous=store.latest)
+    unchanged = content_hash == store.current_hash()
+    if unchanged and version - previous < REFRESH_SECONDS * 1_000_000:
         return None
     built = stamp(version)
-    if not store.publish(built):
+    if not store.publish(built, refresh=unchanged):
         return None
     broadcast(PUBLIC_GROUP, EVENT, built.live)
     return version

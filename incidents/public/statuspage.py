@@ -203,6 +203,18 @@ def maintenance(data: PublicData, window: MaintenanceWindow) -> JsonDict:
     }
 
 
+DOCUMENTS = (
+    "summary",
+    "status",
+    "components",
+    "incidents",
+    "incidents-unresolved",
+    "scheduled-maintenances",
+    "scheduled-maintenances-upcoming",
+    "scheduled-maintenances-active",
+)
+
+
 def documents(data: PublicData) -> dict[str, JsonDict]:
     """Every /api/v2 document, keyed by its URL name."""
     p = page(data)

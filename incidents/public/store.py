@@ -33,12 +33,13 @@ _current: Snapshot | None = None
 _poller: threading.Thread | None = None
 _client: redis.Redis | None = None
 
-# Publish only if newer than what Redis holds, and only if the content changed;
-# one script, so two workers finishing at once cannot interleave.
+# Publish only if newer than what Redis holds, and only if the content changed
+# (unless ARGV[4] is '1': a refresh that re-stamps unchanged content so that its
+# age stays true); one script, so two workers finishing at once cannot interleave.
 _PUBLISH = """
 local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tonumber(ARGV[1]) <= current then return 0 end
-if redis.call('GET', KEYS[3]) == ARGV[3] then return 2 end
+if ARGV[4] ~= '1' and redis.call('GET', KEYS[3]) == ARGV[3] then return 2 end
 redis.call('SET', KEYS[2], ARGV[2])
 redis.call('SET', KEYS[3], ARGV[3])
 redis.call('SET', KEYS[1], ARGV[1])
@@ -133,15 +134,29 @@ def redis_version() -> int:
     return int(value) if value else 0
 
 
-def publish(snapshot: Snapshot) -> bool:
-    """Store in Redis for every process; True when it became the current one."""
+def publish(snapshot: Snapshot, *, refresh: bool = False) -> bool:
+    """Store in Redis for every process; True when it became the current one.
+    `refresh` publishes it even if its content is the current one's."""
     result = redis_client().eval(
-        _PUBLISH, 3, _key("version"), _key("blob"), _key("hash"), snapshot.version, snapshot.dumps(), snapshot.content_hash
-    )
+        _PUBLISH, 3, _key("version"), _key("blob"), _key("hash"),
+        snapshot.version, snapshot.dumps(), snapshot.content_hash, "1" if refresh else "0",
+    )  # fmt: skip
     if result == 1:
         install(snapshot)
         return True
     return False
+
+
+def latest() -> Snapshot | None:
+    """The newest published snapshot, read from Redis (a worker keeps none in
+    memory), else this process's; None when there is none or Redis is down."""
+    try:
+        blob = redis_client().get(_key("blob"))
+        if blob:
+            return Snapshot.loads(blob)
+    except Exception:  # noqa: BLE001 - a fallback of a fallback: never raise from here
+        log.warning("could not read the published status snapshot", exc_info=True)
+    return _current
 
 
 def current_hash() -> str | None:
@@ -170,6 +185,8 @@ def refresh() -> bool:
 
 def _poll_forever() -> None:
     delay = POLL_SECONDS
+    from incidents.public.freshness import snapshot_freshness
+
     while True:
         time.sleep(delay)
         try:
@@ -178,6 +195,7 @@ def _poll_forever() -> None:
         except Exception:  # noqa: BLE001 - Redis down: keep serving, retry later
             delay = min(MAX_BACKOFF, delay * 2)
             log.debug("status snapshot poll failed; next try in %.0fs", delay, exc_info=True)
+        snapshot_freshness()  # logs a warning while what this process serves is stale
 
 
 def _ensure_poller() -> None:

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
 
 from incidents.public import rebuild as rebuilding
+
+log = logging.getLogger(__name__)
 
 
 @shared_task(
@@ -19,4 +23,10 @@ def rebuild_public_snapshot() -> int | None:
     # Clear the coalescing flag first: a change committed from here on enqueues
     # a new rebuild instead of riding on this one, which may have read before it.
     rebuilding.clear_queued()
-    return rebuilding.rebuild()
+    try:
+        return rebuilding.rebuild()
+    except Exception:
+        # Retried with backoff; the page keeps serving the last snapshot, and
+        # its age shows on the page and in /health/ready.
+        log.warning("status snapshot rebuild failed", exc_info=True)
+        raise

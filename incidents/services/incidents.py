@@ -27,9 +27,11 @@ from incidents.models import (
     TimelineKind,
     Visibility,
 )
+from incidents.services.text import MAX_BODY, MAX_TITLE, clean_field
 from portal.errors import Conflict, InvalidTransition, ValidationFailed
 from portal.markdown import render_markdown
 from portal.models import display_name
+from portal.text import clean_text
 
 User = AbstractBaseUser
 
@@ -42,8 +44,6 @@ ALLOWED_TRANSITIONS: dict[str, tuple[str, ...]] = {
     S.MONITORING: (S.INVESTIGATING, S.IDENTIFIED, S.RESOLVED),
     S.RESOLVED: (S.INVESTIGATING,),
 }
-
-MAX_BODY = 20_000
 
 
 def _lock(incident: Incident | int) -> Incident:
@@ -95,17 +95,6 @@ def _publish(kind: str, incident: Incident, *, public: bool, **data: Any) -> Non
     events.publish(kind, incident_id=incident.pk, public=public and incident.is_public, **data)
 
 
-def _clean_text(value: str, field: str, *, max_length: int, required: bool = True) -> str:
-    text = (value or "").strip()
-    if required and not text:
-        raise ValidationFailed(f"{field} must not be empty.", fields={field: ["This field may not be blank."]})
-    if len(text) > max_length:
-        raise ValidationFailed(
-            f"{field} is too long.", fields={field: [f"Ensure this field has no more than {max_length} characters."]}
-        )
-    return text
-
-
 @transaction.atomic
 def incident_declare(
     *,
@@ -119,7 +108,8 @@ def incident_declare(
     tags: Iterable[str] = (),
     started_at: datetime | None = None,
 ) -> Incident:
-    title = _clean_text(title, "title", max_length=200)
+    title = clean_field(title, "title", max_length=MAX_TITLE, required=True)
+    summary = clean_field(summary, "summary", max_length=MAX_BODY, multiline=True)
     if visibility not in Visibility.values:
         raise ValidationFailed("Unknown visibility.", fields={"visibility": [f"Choose one of {Visibility.values}."]})
     now = timezone.now()
@@ -128,7 +118,7 @@ def incident_declare(
         raise ValidationFailed("An incident cannot start in the future.", fields={"started_at": ["Must not be in the future."]})
     incident = Incident.objects.create(
         title=title,
-        summary=summary.strip(),
+        summary=summary,
         severity=severity,
         visibility=visibility,
         started_at=started,
@@ -157,7 +147,7 @@ def incident_declare(
 def _tags(names: Iterable[str]) -> list[Tag]:
     out = []
     for name in names:
-        slug = str(name).strip().lower().replace(" ", "-")[:64]
+        slug = clean_text(name).lower().replace(" ", "-")[:64]
         if slug:
             out.append(Tag.objects.get_or_create(name=slug)[0])
     return out
@@ -177,7 +167,8 @@ def incident_change_status(
             f"An incident cannot go from {current} to {status}.", current=current, requested=status, allowed=allowed
         )
     reopening = current == S.RESOLVED
-    reason = (reason or "").strip()
+    reason = clean_field(reason, "reason", max_length=MAX_BODY, multiline=True)
+    note = clean_field(note, "note", max_length=MAX_BODY, multiline=True)
     if reopening and not reason:
         raise ValidationFailed("Reopening a resolved incident needs a reason.", fields={"reason": ["A reason is required to reopen."]})
     now = timezone.now()
@@ -205,7 +196,7 @@ def incident_change_status(
         incident,
         TimelineKind.STATUS_CHANGE,
         by=by,
-        body=(note or reason).strip(),
+        body=note or reason,
         details={"from": current, "to": status, "reason": reason, "reopened": reopening},
         occurred_at=now,
     )
@@ -215,6 +206,7 @@ def incident_change_status(
 
 @transaction.atomic
 def incident_change_severity(*, incident: Incident | int, severity: Severity, by: Any, reason: str = "") -> Incident:
+    reason = clean_field(reason, "reason", max_length=MAX_BODY, multiline=True)
     incident = _lock(incident)
     old = incident.severity
     if old.pk == severity.pk:
@@ -226,7 +218,7 @@ def incident_change_severity(*, incident: Incident | int, severity: Severity, by
         incident,
         TimelineKind.SEVERITY_CHANGE,
         by=by,
-        body=reason.strip(),
+        body=reason,
         details={"from": old.name, "to": severity.name, "escalated": severity.rank < old.rank},
         occurred_at=now,
     )
@@ -347,18 +339,21 @@ def incident_change_visibility(*, incident: Incident | int, visibility: str, by:
 def incident_update_details(
     *, incident: Incident | int, by: Any, title: str | None = None, summary: str | None = None, tags: Iterable[str] | None = None
 ) -> Incident:
+    if title is not None:
+        title = clean_field(title, "title", max_length=MAX_TITLE, required=True)
+    if summary is not None:
+        summary = clean_field(summary, "summary", max_length=MAX_BODY, multiline=True)
     incident = _lock(incident)
     changes: dict[str, Any] = {}
     fields: list[str] = []
     if title is not None:
-        title = _clean_text(title, "title", max_length=200)
         if title != incident.title:
             changes["title"] = {"from": incident.title, "to": title}
             incident.title = title
             fields.append("title")
-    if summary is not None and summary.strip() != incident.summary:
-        changes["summary"] = {"from": incident.summary, "to": summary.strip()}
-        incident.summary = summary.strip()
+    if summary is not None and summary != incident.summary:
+        changes["summary"] = {"from": incident.summary, "to": summary}
+        incident.summary = summary
         fields.append("summary")
     if tags is not None:
         new_tags = _tags(tags)
@@ -391,7 +386,7 @@ def incident_acknowledge(*, incident: Incident | int, by: Any) -> Incident:
 
 @transaction.atomic
 def incident_add_note(*, incident: Incident | int, body: str, by: Any, pinned: bool = False) -> TimelineEvent:
-    text = _clean_text(body, "body", max_length=MAX_BODY)
+    text = clean_field(body, "body", max_length=MAX_BODY, multiline=True, required=True)
     incident = _lock(incident)
     now = timezone.now()
     _touch(incident, by, now, [])
@@ -408,7 +403,7 @@ def incident_record_event(
     if kind not in TimelineKind.values:
         raise ValidationFailed("Unknown timeline event kind.", fields={"kind": [f"Choose one of {TimelineKind.values}."]})
     incident = _lock(incident)
-    event = _event(incident, kind, by=by, body=body, details=details)
+    event = _event(incident, kind, by=by, body=clean_text(body, multiline=True), details=details)
     _publish("incident.event_recorded", incident, public=False, event_id=event.pk)
     return event
 
@@ -428,7 +423,8 @@ def incident_record_events(
     now = timezone.now()
     created = TimelineEvent.objects.bulk_create(
         [
-            TimelineEvent(incident=incident, kind=kind, author_id=_user_id(by), body=body, details=details or {}, occurred_at=now,
+            TimelineEvent(incident=incident, kind=kind, author_id=_user_id(by), body=clean_text(body, multiline=True),
+                          details=details or {}, occurred_at=now,
                           created_at=now)  # fmt: skip
             for kind, body, details in entries
         ]
@@ -461,7 +457,7 @@ def incident_post_update(
 ) -> PublicUpdate:
     """Post a public status update; it may also move the status and the impacted
     services' statuses, all recorded in one transaction."""
-    text = _clean_text(body, "body", max_length=MAX_BODY)
+    text = clean_field(body, "body", max_length=MAX_BODY, multiline=True, required=True)
     incident = _lock(incident)
     if not incident.is_public:
         raise Conflict("This incident is internal: make it public before posting a public update.")

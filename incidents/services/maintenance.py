@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from incidents import events
 from incidents.models import MaintenanceStatus, MaintenanceWindow, Service, Visibility
+from incidents.services.text import MAX_BODY, MAX_TITLE, clean_field
 from portal.errors import InvalidTransition, ValidationFailed
 
 M = MaintenanceStatus
@@ -38,16 +39,15 @@ def maintenance_schedule(
     description: str = "",
     visibility: str = Visibility.PUBLIC,
 ) -> MaintenanceWindow:
-    title = (title or "").strip()
-    if not title:
-        raise ValidationFailed("A title is required.", fields={"title": ["This field may not be blank."]})
+    title = clean_field(title, "title", max_length=MAX_TITLE, required=True)
+    description = clean_field(description, "description", max_length=MAX_BODY, multiline=True)
     _check_window(scheduled_start, scheduled_end)
     services = list(services)
     if not services:
         raise ValidationFailed("Name at least one service.", fields={"services": ["Choose at least one service."]})
     window = MaintenanceWindow.objects.create(
         title=title,
-        description=description.strip(),
+        description=description,
         scheduled_start=scheduled_start,
         scheduled_end=scheduled_end,
         visibility=visibility,
@@ -72,11 +72,9 @@ def maintenance_update(
     pk = window if isinstance(window, int) else window.pk
     window = MaintenanceWindow.objects.select_for_update().get(pk=pk)
     if title is not None:
-        if not title.strip():
-            raise ValidationFailed("A title is required.", fields={"title": ["This field may not be blank."]})
-        window.title = title.strip()
+        window.title = clean_field(title, "title", max_length=MAX_TITLE, required=True)
     if description is not None:
-        window.description = description.strip()
+        window.description = clean_field(description, "description", max_length=MAX_BODY, multiline=True)
     window.scheduled_start = scheduled_start or window.scheduled_start
     window.scheduled_end = scheduled_end or window.scheduled_end
     _check_window(window.scheduled_start, window.scheduled_end)

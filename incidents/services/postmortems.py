@@ -22,7 +22,9 @@ from incidents.models import (
     TimelineEvent,
     TimelineKind,
 )
+from incidents.services.text import MAX_TITLE, clean_field, clean_link
 from portal.errors import Conflict, InvalidTransition, ValidationFailed
+from portal.text import clean_text
 
 DEFAULT_SECTIONS: list[dict[str, Any]] = [
     {"key": "summary", "title": "Summary", "required": True, "prompt": "What happened, in two or three sentences."},
@@ -36,6 +38,8 @@ DEFAULT_SECTIONS: list[dict[str, Any]] = [
 ]
 
 P = PostmortemStatus
+MAX_SECTION = 100_000
+MAX_LINK = 500
 POSTMORTEM_TRANSITIONS: dict[str, tuple[str, ...]] = {
     P.DRAFT: (P.IN_REVIEW, P.PUBLISHED),
     P.IN_REVIEW: (P.DRAFT, P.PUBLISHED),
@@ -80,8 +84,8 @@ def postmortem_start(*, incident: Incident | int, by: Any, template: PostmortemT
         PostmortemSection.objects.create(
             postmortem=postmortem,
             key=key,
-            title=spec.get("title", key),
-            prompt=spec.get("prompt", ""),
+            title=clean_text(spec.get("title", key), max_length=120),
+            prompt=clean_text(spec.get("prompt", ""), multiline=True),
             required=bool(spec.get("required", False)),
             position=position,
             body=_timeline_markdown(incident) if key == "timeline" else "",
@@ -115,9 +119,10 @@ def postmortem_update(
         unknown = sorted(set(sections) - set(existing))
         if unknown:
             raise ValidationFailed("Unknown sections.", fields={"sections": [f"No section named {key!r}." for key in unknown]})
-        for key, body in sections.items():
+        bodies = {key: clean_field(body, f"sections.{key}", max_length=MAX_SECTION, multiline=True) for key, body in sections.items()}
+        for key, body in bodies.items():
             section = existing[key]
-            section.body = (body or "").strip()
+            section.body = body
             section.save(update_fields=["body", "updated_at"])
     if users_affected is not None:
         postmortem.users_affected = users_affected
@@ -165,8 +170,6 @@ def postmortem_change_status(*, postmortem: Postmortem | int, status: str, by: A
 
 
 def _check_item(title: str | None, priority: str | None, status: str | None) -> None:
-    if title is not None and not title.strip():
-        raise ValidationFailed("A title is required.", fields={"title": ["This field may not be blank."]})
     if priority is not None and priority not in ActionItemPriority.values:
         raise ValidationFailed("Unknown priority.", fields={"priority": [f"Choose one of {ActionItemPriority.values}."]})
     if status is not None and status not in ActionItemStatus.values:
@@ -184,10 +187,12 @@ def action_item_create(
     priority: str = ActionItemPriority.MEDIUM,
     external_url: str = "",
 ) -> ActionItem:
+    title = clean_field(title, "title", max_length=MAX_TITLE, required=True)
+    external_url = clean_link(external_url, "external_url", max_length=MAX_LINK)
     _check_item(title, priority, None)
     postmortem = _lock(postmortem)
     item = ActionItem.objects.create(
-        postmortem=postmortem, title=title.strip(), owner=owner, due_date=due_date, priority=priority, external_url=external_url
+        postmortem=postmortem, title=title, owner=owner, due_date=due_date, priority=priority, external_url=external_url
     )
     events.publish("postmortem.action_item_changed", incident_id=postmortem.incident_id, public=False, action_item_id=item.pk)
     return item
@@ -208,11 +213,15 @@ def action_item_update(
     status: str | None = None,
     external_url: str | None = None,
 ) -> ActionItem:
+    if title is not None:
+        title = clean_field(title, "title", max_length=MAX_TITLE, required=True)
+    if external_url is not None:
+        external_url = clean_link(external_url, "external_url", max_length=MAX_LINK)
     _check_item(title, priority, status)
     pk = item if isinstance(item, int) else item.pk
     item = ActionItem.objects.select_for_update().get(pk=pk)
     if title is not None:
-        item.title = title.strip()
+        item.title = title
     if owner is not _UNSET:
         item.owner = owner
     if due_date is not _UNSET:

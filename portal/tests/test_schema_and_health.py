@@ -25,7 +25,7 @@ def test_schema_and_docs_are_served_without_a_cdn(client: Client) -> None:
 def test_health_endpoints(client: Client) -> None:
     assert client.get("/health/live").json() == {"status": "ok"}
     ready = client.get("/health/ready")
-    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok"}
+    assert ready.status_code == 200 and ready.json()["checks"] == {"database": "ok", "redis": "ok", "status_snapshot": "ok"}
 
 
 def test_every_task_is_routed_to_its_queue_and_every_scheduled_task_exists() -> None:

@@ -17,7 +17,7 @@ def receive_json(request: HttpRequest, token: str | None, kind: str) -> HttpResp
         integration = receiving.find_integration(receiving.presented_token(request, token), (kind,))
         receiving.check_rate(integration)
         try:
-            parsing.validate(kind, parsing.load_json(body))
+            skipped = parsing.validate(kind, parsing.load_json(body))
         except PayloadInvalid as exc:
             raise receiving.Refused(400, "invalid_payload", "The payload is not valid.", errors=exc.errors) from None
         delivery = receiving.guarded(
@@ -27,7 +27,11 @@ def receive_json(request: HttpRequest, token: str | None, kind: str) -> HttpResp
         )
     except receiving.Refused as exc:
         return receiving.respond_refused(exc)
-    return JsonResponse({"status": "accepted", "delivery": delivery.pk}, status=202)
+    answer: dict[str, object] = {"status": "accepted", "delivery": delivery.pk}
+    if skipped:
+        # The good alerts are kept; the bad ones are named here and on the delivery.
+        answer["skipped"] = skipped
+    return JsonResponse(answer, status=202)
 
 
 @csrf_exempt

@@ -25,18 +25,21 @@ from incidents.integrations.common import (
     flatten,
     parse_time,
     short_key,
+    text,
 )
+from portal.text import clean_url
 
 ACTIONS = {"trigger": FIRING, "acknowledge": ACKNOWLEDGED, "resolve": RESOLVED}
 SEVERITIES = ("critical", "error", "warning", "info")
 
 
 def _blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and not value.strip())
+    # A value of only NUL or control characters is blank: it cleans to nothing.
+    return value is None or (isinstance(value, str) and not text(value, 1024))
 
 
-def validate(event: Any) -> None:
-    """Raise PayloadInvalid with PagerDuty-style messages."""
+def validate(event: Any) -> list[str]:
+    """Raise PayloadInvalid with PagerDuty-style messages (one event: no partial errors)."""
     if not isinstance(event, dict):
         raise PayloadInvalid(["Event object is not a JSON object"])
     errors: list[str] = []
@@ -74,34 +77,36 @@ def validate(event: Any) -> None:
                 errors.append("'payload.custom_details' must be an object")
     if errors:
         raise PayloadInvalid(errors)
+    return []
 
 
 def parse(event: dict[str, Any], *, received_at: datetime, assigned_key: str, group_by: list[str]) -> list[Signal]:
     status = ACTIONS[event["event_action"]]
-    dedup_key = event.get("dedup_key") or assigned_key
+    dedup_key = text(event.get("dedup_key"), MAX_KEY) or assigned_key
     payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
     occurred = parse_time(payload.get("timestamp")) or received_at
-    fields = {name: str(payload[name]) for name in ("summary", "source", "severity", "component", "group", "class") if payload.get(name)}
+    fields = {name: text(payload[name], 1024) for name in ("summary", "source", "severity", "component", "group", "class") if payload.get(name)}
     fields["event_action"] = event["event_action"]
     custom = payload.get("custom_details")
     fields.update(flatten("custom_details", custom))
     group_key = json.dumps({n: fields.get(n, "") for n in group_by}, sort_keys=True) if group_by else dedup_key
     links = event.get("links") if isinstance(event.get("links"), list) else []
-    href = next((link.get("href") for link in links if isinstance(link, dict) and isinstance(link.get("href"), str)), "")
+    hrefs = (clean_url(link.get("href"), max_length=1000) for link in links if isinstance(link, dict))
+    href = next((url for url in hrefs if url), "")
     annotations = {"custom_details": json.dumps(custom)} if custom is not None else {}
     return [
         Signal(
             fingerprint=short_key(dedup_key, MAX_KEY),
             group_key=short_key(group_key, MAX_GROUP_KEY),
             status=status,
-            title=str(payload.get("summary") or dedup_key)[:500],
+            title=fields.get("summary", "")[:500] or dedup_key,
             occurred_at=occurred,
             starts_at=occurred if status == FIRING else None,
             ends_at=occurred if status == RESOLVED else None,
-            severity=str(payload.get("severity", "")),
-            labels={k: str(payload[k]) for k in ("source", "component", "group", "class") if payload.get(k)},
+            severity=fields.get("severity", ""),
+            labels={k: fields[k] for k in ("source", "component", "group", "class") if fields.get(k)},
             annotations=annotations,
             fields=fields,
-            source_url=str(event.get("client_url") or href or "")[:1000],
+            source_url=clean_url(event.get("client_url"), max_length=1000) or href,
         )
     ]

@@ -10,6 +10,7 @@ from incidents.integrations import parsing, receiving, services
 from incidents.integrations.common import PayloadInvalid
 from incidents.integrations.pagerduty import events_v2, webhooks_v3
 from incidents.models import IntegrationKind
+from portal.text import clean_text
 
 
 def _pd_invalid(errors: list[str], status: int = 400) -> JsonResponse:
@@ -40,7 +41,7 @@ def enqueue(request: HttpRequest) -> HttpResponse:
         if exc.status == 503:
             return JsonResponse({"status": "error", "message": exc.message}, status=503)
         return _pd_invalid(["Invalid routing key" if exc.status == 401 else exc.message])
-    dedup_key = event.get("dedup_key") or ""
+    dedup_key = clean_text(event.get("dedup_key"), max_length=255)  # the key the portal will use
     assigned = "" if dedup_key else services.new_dedup_key()
     try:
         receiving.guarded(
@@ -71,7 +72,7 @@ def webhook_v3(request: HttpRequest, token: str) -> HttpResponse:
             webhooks_v3.validate(payload)
         except PayloadInvalid as exc:
             raise receiving.Refused(400, "invalid_payload", "The payload is not valid.", errors=exc.errors) from None
-        webhook_id = request.META.get("HTTP_X_WEBHOOK_ID") or str(payload["event"]["id"])
+        webhook_id = clean_text(request.META.get("HTTP_X_WEBHOOK_ID") or payload["event"]["id"], max_length=128)
         receiving.guarded(
             lambda: services.delivery_store(
                 integration=integration, body=body.decode(), headers=receiving.headers_of_interest(request.META), external_id=webhook_id

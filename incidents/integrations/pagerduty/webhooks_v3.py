@@ -24,7 +24,9 @@ from incidents.integrations.common import (
     Signal,
     parse_time,
     short_key,
+    text,
 )
+from portal.text import clean_text, clean_url
 
 # event_type -> (alert status the event implies, incident-level action)
 EVENT_TYPES: dict[str, tuple[str, str]] = {
@@ -58,7 +60,7 @@ def sign(body: bytes, secret: str) -> str:
     return "v1=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
 
 
-def validate(payload: Any) -> None:
+def validate(payload: Any) -> list[str]:
     if not isinstance(payload, dict) or not isinstance(payload.get("event"), dict):
         raise PayloadInvalid(["The body must be a PagerDuty v3 webhook envelope: {\"event\": {...}}."])
     event = payload["event"]
@@ -72,6 +74,7 @@ def validate(payload: Any) -> None:
         errors.append("event.data must be an object.")
     if errors:
         raise PayloadInvalid(errors)
+    return []
 
 
 def _incident_ref(event: dict[str, Any]) -> dict[str, Any]:
@@ -89,7 +92,7 @@ def parse(payload: dict[str, Any], *, received_at: datetime) -> list[Signal]:
     status, action = EVENT_TYPES[event_type]
     data = event["data"]
     incident = _incident_ref(event)
-    incident_id = str(incident.get("id") or "")
+    incident_id = text(incident.get("id"), MAX_KEY)
     if not incident_id:
         return []
     occurred = parse_time(event["occurred_at"]) or received_at
@@ -97,27 +100,27 @@ def parse(payload: dict[str, Any], *, received_at: datetime) -> list[Signal]:
     service = data.get("service") if isinstance(data.get("service"), dict) else {}
     fields = {
         "event_type": event_type,
-        "urgency": str(data.get("urgency") or ""),
-        "priority": str(priority.get("summary") or ""),
-        "service": str(service.get("summary") or ""),
-        "service_id": str(service.get("id") or ""),
-        "status": str(data.get("status") or ""),
+        "urgency": text(data.get("urgency"), 255),
+        "priority": text(priority.get("summary"), 255),
+        "service": text(service.get("summary"), 1024),
+        "service_id": text(service.get("id"), 255),
+        "status": text(data.get("status"), 255),
     }
-    note = str(data.get("content") or "") if action == "annotate" else ""
+    note = clean_text(data.get("content"), max_length=20_000, multiline=True) if action == "annotate" else ""
     return [
         Signal(
             fingerprint=short_key(incident_id, MAX_KEY),
             group_key=short_key(incident_id, MAX_KEY),
             status=status,
-            title=str(incident.get("title") or incident.get("summary") or incident_id)[:500],
+            title=text(incident.get("title") or incident.get("summary"), 500) or incident_id,
             occurred_at=occurred,
             starts_at=occurred if status == FIRING else None,
             ends_at=occurred if status == RESOLVED else None,
             severity=fields["priority"] or fields["urgency"],
             labels={k: v for k, v in fields.items() if v and k != "event_type"},
             fields=fields,
-            source_url=str(incident.get("html_url") or "")[:1000],
-            event_id=str(event["id"])[:128],
+            source_url=clean_url(incident.get("html_url"), max_length=1000),
+            event_id=text(event["id"], 128),
             action=action,
             note=note,
         )

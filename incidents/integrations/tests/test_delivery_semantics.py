@@ -90,12 +90,12 @@ def test_a_transient_failure_leaves_the_delivery_pending_with_its_error_then_fai
         raise RuntimeError("worker lost its database")
 
     monkeypatch.setattr(services, "_apply_group", boom)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(services.AlertsFailed):
         services.delivery_process(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
     assert "worker lost its database" in delivery.error
-    assert not Incident.objects.exists()  # the claim rolled back with the work
+    assert not Incident.objects.exists()  # every alert's work rolled back
     Delivery.objects.filter(pk=delivery.pk).update(attempts=services.MAX_ATTEMPTS - 1)
     assert services.delivery_process(delivery_id=delivery.pk) == "failed"
     delivery.refresh_from_db()
