@@ -71,6 +71,7 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     queryset = Team.objects.prefetch_related("members")
     serializer_class = TeamSerializer
     lookup_field = "slug"
+    lookup_value_regex = r"[-a-zA-Z0-9_]+"  # only what a SlugField holds reaches the query
 
 
 class UserViewSet(viewsets.ReadOnlyModelViewSet):

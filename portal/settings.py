@@ -64,6 +64,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "portal.api_errors.JsonErrorsUnderApi",  # first: sees every answer under /api/
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -267,7 +268,7 @@ REST_FRAMEWORK = {
     "EXCEPTION_HANDLER": "portal.api_errors.exception_handler",
     "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"]
     + (["rest_framework.renderers.BrowsableAPIRenderer"] if DEBUG else []),
-    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "DEFAULT_PARSER_CLASSES": ["portal.parsers.JSONParser"],
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -284,6 +285,8 @@ SPECTACULAR_SETTINGS = {
     "COMPONENT_SPLIT_REQUEST": True,
     "ENUM_NAME_OVERRIDES": {
         "ImpactEnum": "incidents.models.Impact",
+        # An incident's impact on a service: every Impact but operational.
+        "IncidentImpactEnum": "incidents.api.serializers.INCIDENT_IMPACTS",
         "IncidentStatusEnum": "incidents.models.IncidentStatus",
         "MaintenanceStatusEnum": "incidents.models.MaintenanceStatus",
         "PostmortemStatusEnum": "incidents.models.PostmortemStatus",
@@ -291,6 +294,7 @@ SPECTACULAR_SETTINGS = {
         "MessageTemplateStatusEnum": ["", "investigating", "identified", "monitoring", "resolved"],
     },
     "EXTENSIONS_INFO": {},
+    "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.add_error_responses"],
 }
 
 API_TOKEN_LAST_USED_RESOLUTION = env_int("API_TOKEN_LAST_USED_RESOLUTION", 60, minimum=0)

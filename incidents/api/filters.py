@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
+from django import forms
 from django.db.models import Q, QuerySet
 from django_filters import rest_framework as filters
+from django_filters.fields import IsoDateTimeField
 
 from incidents.models import (
     Incident,
@@ -11,6 +15,25 @@ from incidents.models import (
     Severity,
     Visibility,
 )
+
+
+class UtcDateTimeField(IsoDateTimeField):
+    """An ISO 8601 time with any offset RFC 3339 allows, as UTC. PostgreSQL refuses
+    offsets beyond ±15:59 (`+22:22` is valid RFC 3339), so the offset is applied here
+    rather than sent along."""
+
+    def to_python(self, value: str | None) -> datetime | None:
+        parsed = super().to_python(value)
+        if parsed is None:
+            return None
+        try:
+            return parsed.astimezone(UTC)
+        except OverflowError:
+            raise forms.ValidationError("This time is out of range.", code="invalid") from None
+
+
+class UtcDateTimeFilter(filters.IsoDateTimeFilter):
+    field_class = UtcDateTimeField
 
 
 class IncidentFilter(filters.FilterSet):
@@ -23,8 +46,8 @@ class IncidentFilter(filters.FilterSet):
     visibility = filters.ChoiceFilter(choices=Visibility.choices)
     tag = filters.CharFilter(field_name="tags__name")
     q = filters.CharFilter(method="filter_q", help_text="Text search in the title, summary and reference.")
-    started_after = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="gte")
-    started_before = filters.IsoDateTimeFilter(field_name="started_at", lookup_expr="lt")
+    started_after = UtcDateTimeFilter(field_name="started_at", lookup_expr="gte")
+    started_before = UtcDateTimeFilter(field_name="started_at", lookup_expr="lt")
 
     class Meta:
         model = Incident
@@ -35,7 +58,7 @@ class IncidentFilter(filters.FilterSet):
         names: list[str] = []
         for part in value.split(",")[:10]:
             part = part.strip()[:32]
-            if part.isdigit() and len(part) < 10:
+            if part.isascii() and part.isdigit() and len(part) < 10:
                 ids.append(int(part))
             elif part:
                 names.append(part)

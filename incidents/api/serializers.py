@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents.api.fields import SlugRef, is_number, refuse_unstorable
 from incidents.models import (
     ActionItem,
     ActionItemPriority,
@@ -67,9 +68,9 @@ class SeverityRefField(serializers.RelatedField):
     def to_internal_value(self, data: Any) -> Severity:
         if isinstance(data, bool) or not isinstance(data, (int, str)):
             self.fail("invalid")
-        text = str(data).strip()[:64]
+        text = refuse_unstorable(str(data).strip()[:64])
         qs = self.get_queryset()
-        found = qs.filter(pk=int(text)).first() if text.isdigit() and len(text) < 10 else qs.filter(name__iexact=text).first()
+        found = qs.filter(pk=int(text)).first() if is_number(text, 10) else qs.filter(name__iexact=text).first()
         if found is None:
             self.fail("does_not_exist", value=text)
         return found
@@ -79,7 +80,7 @@ class SeverityRefField(serializers.RelatedField):
 
 
 @extend_schema_field(OpenApiTypes.STR)
-class ServiceRefField(serializers.SlugRelatedField):
+class ServiceRefField(SlugRef):
     def __init__(self, **kwargs: Any) -> None:
         kwargs.setdefault("queryset", Service.objects.all())
         super().__init__(slug_field="slug", **kwargs)
@@ -98,7 +99,7 @@ class UserRefField(serializers.PrimaryKeyRelatedField):
         super().__init__(**kwargs)
 
     def to_internal_value(self, data: Any) -> Any:
-        if isinstance(data, str) and not data.isdigit():
+        if isinstance(data, str) and not is_number(refuse_unstorable(data)):
             user = self.get_queryset().filter(username=data[:150]).first()
             if user is None:
                 self.fail("does_not_exist", pk_value=data)
@@ -169,9 +170,9 @@ class ServiceLinkSerializer(CleanTextModelSerializer):
 
 
 class ServiceSerializer(CleanTextModelSerializer):
-    group = serializers.SlugRelatedField(slug_field="slug", queryset=ServiceGroup.objects.all(), allow_null=True, required=False)
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
-    depends_on = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), many=True, required=False)
+    group = SlugRef(slug_field="slug", queryset=ServiceGroup.objects.all(), allow_null=True, required=False)
+    team = SlugRef(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
+    depends_on = SlugRef(slug_field="slug", queryset=Service.objects.all(), many=True, required=False)
     links = ServiceLinkSerializer(many=True, required=False)
     status = serializers.SerializerMethodField()
 

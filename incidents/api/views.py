@@ -28,6 +28,8 @@ from incidents.models import (
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination, TimelineCursorPagination
 
+# Only what a SlugField holds reaches the query: anything else is a 404 at routing.
+SLUG = r"[-a-zA-Z0-9_]+"
 INCIDENT_REF = OpenApiParameter("id", str, OpenApiParameter.PATH, description="Incident reference (INC-42) or id (42).")
 
 
@@ -50,21 +52,33 @@ class SeverityViewSet(ConfigViewSet):
     serializer_class = s.SeveritySerializer
     pagination_class = None
 
+    @extend_schema(summary="Delete a severity no incident uses", responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.severity_delete(severity=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
 
 class ServiceGroupViewSet(ConfigViewSet):
     queryset = ServiceGroup.objects.all()
     serializer_class = s.ServiceGroupSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG
     pagination_class = None
 
 
 class ServiceViewSet(ConfigViewSet):
     serializer_class = s.ServiceSerializer
     lookup_field = "slug"
+    lookup_value_regex = SLUG
     filterset_fields = ["visibility", "group__slug"]
 
     def get_queryset(self) -> QuerySet[Service]:
         return selectors.service_list_qs()
+
+    @extend_schema(summary="Delete a service no incident names", responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        services.service_delete(service=self.get_object(), by=request.user)
+        return Response(status=status.HTTP_204_NO_CONTENT)
 
     def get_serializer_context(self) -> dict[str, Any]:
         context = super().get_serializer_context()
@@ -196,7 +210,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     @extend_schema(methods=["GET"], summary="List public updates", parameters=[INCIDENT_REF], responses=s.PublicUpdateSerializer(many=True))
     @extend_schema(methods=["POST"], summary="Post a public update", parameters=[INCIDENT_REF], request=s.PublicUpdateInput,
                    responses={201: s.PublicUpdateSerializer})
-    @action(detail=True, methods=["get", "post"])
+    @action(detail=True, methods=["get", "post"], pagination_class=None, filterset_class=None)
     def updates(self, request: Request, pk: str) -> Response:
         incident = self.get_object()
         if request.method == "GET":

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import json
 from datetime import timedelta
 from typing import Any
 
 from django import forms
 
 from incidents.models import AlertAction, IntegrationKind, ResolvePolicy
+from portal.parsers import load_json
 
 
 class JSONText(forms.CharField):
@@ -21,7 +21,7 @@ class JSONText(forms.CharField):
         if not text:
             return self.empty
         try:
-            return json.loads(text)
+            return load_json(text)  # depth-bounded, like every JSON from outside
         except ValueError as exc:
             raise forms.ValidationError(f"Not valid JSON: {exc}") from None
 

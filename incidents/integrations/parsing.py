@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from incidents.integrations.alertmanager import parser as alertmanager
@@ -10,6 +9,7 @@ from incidents.integrations.common import PayloadInvalid, Signal
 from incidents.integrations.generic import parser as generic
 from incidents.integrations.pagerduty import events_v2, webhooks_v3
 from incidents.models import Delivery, IntegrationKind
+from portal import parsers as portal_parsers
 
 VALIDATORS = {
     IntegrationKind.ALERTMANAGER: alertmanager.validate,
@@ -20,10 +20,12 @@ VALIDATORS = {
 
 
 def load_json(body: bytes | str) -> Any:
+    """The one JSON parse of every receiver: depth-bounded, so a deeply nested body
+    is a 400 with a reason rather than a RecursionError."""
     try:
-        return json.loads(body)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadInvalid([f"The body is not valid JSON: {exc}"]) from None
+        return portal_parsers.load_json(body)
+    except portal_parsers.JsonRefused as exc:
+        raise PayloadInvalid([str(exc)]) from None
 
 
 def validate(kind: str, payload: Any) -> list[str]:

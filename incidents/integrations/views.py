@@ -21,6 +21,7 @@ from incidents.integrations.severities import mapping_for_display
 from incidents.models import Alert, AlertStatus, Delivery, Integration, IntegrationKind
 from portal.errors import ValidationFailed
 from portal.models import OrgRole, has_role
+from portal.text import clean_text
 
 TOKEN_SESSION_KEY = "integration-token-{pk}"
 
@@ -135,8 +136,12 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         integration_id = int(request.GET.get("integration") or 0) or None
     except ValueError:
         integration_id = None
+    # clean_text: a NUL in a filter would reach PostgreSQL, which refuses it (a 500)
     qs = selectors.alert_list_qs(
-        status=status, integration_id=integration_id, severity=request.GET.get("severity", "")[:32], q=request.GET.get("q", "")[:200]
+        status=status,
+        integration_id=integration_id,
+        severity=clean_text(request.GET.get("severity", ""), max_length=32),
+        q=clean_text(request.GET.get("q", ""), max_length=200),
     )
     page = Paginator(qs, 50).get_page(request.GET.get("page"))
     context = {

@@ -69,7 +69,8 @@ class Incident(models.Model):
         text = reference.strip().upper()
         if text.startswith(REFERENCE_PREFIX):
             text = text[len(REFERENCE_PREFIX) :]
-        return int(text) if text.isdigit() and len(text) < 18 else None
+        # isascii: str.isdigit() also accepts digits int() refuses, such as '²'
+        return int(text) if text.isascii() and text.isdigit() and len(text) < 18 else None
 
     @property
     def is_open(self) -> bool:

@@ -58,7 +58,11 @@ def respond(path: str, method: str, if_none_match: str = "") -> tuple[int, Heade
     if method == "OPTIONS":
         return 204, headers + [(b"allow", b"GET, HEAD, OPTIONS")], b""
     if method not in ("GET", "HEAD"):
-        return 405, headers + [(b"allow", b"GET, HEAD, OPTIONS")], b""
+        allow = [(b"allow", b"GET, HEAD, OPTIONS")]
+        if path.startswith(API_PREFIX):  # the API's one error shape, as Django gives it under /api/
+            body = b'{"error": {"code": "method_not_allowed", "message": "Only GET, HEAD and OPTIONS are allowed."}}'
+            return 405, headers + allow + [(b"content-type", b"application/json")], body
+        return 405, headers + allow, b""
     headers += [
         (b"etag", artifact.etag.encode()),
         (b"cache-control", CACHE_CONTROL.encode()),

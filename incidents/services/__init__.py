@@ -6,6 +6,7 @@ event beside the rows it changes, and publishes after commit.
 
 from __future__ import annotations
 
+from incidents.services.catalog import service_delete, severity_delete
 from incidents.services.incidents import (
     ALLOWED_TRANSITIONS,
     incident_acknowledge,
@@ -53,5 +54,7 @@ __all__ = [
     "postmortem_change_status",
     "postmortem_start",
     "postmortem_update",
+    "service_delete",
+    "severity_delete",
     "timeline_set_pinned",
 ]

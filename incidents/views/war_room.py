@@ -235,7 +235,7 @@ def incident_update_template(request: HttpRequest, ref: str) -> HttpResponse:
     _require(request, RESPONDER)
     template_id = request.GET.get("template", "")
     initial: dict[str, Any] = {}
-    if template_id.isdigit():
+    if template_id.isascii() and template_id.isdigit():
         template = MessageTemplate.objects.filter(pk=int(template_id)).first()
         if template is not None:
             initial = {"template": template.pk, "body": _fill_template(template, incident), "status": template.status}

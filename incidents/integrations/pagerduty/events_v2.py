@@ -50,7 +50,7 @@ def validate(event: Any) -> list[str]:
     action = event.get("event_action")
     if _blank(action):
         errors.append("'event_action' is missing or blank")
-    elif action not in ACTIONS:
+    elif not isinstance(action, str) or action not in ACTIONS:
         errors.append("'event_action' is invalid (must be one of: trigger, acknowledge, resolve)")
     dedup_key = event.get("dedup_key")
     if dedup_key is not None and not isinstance(dedup_key, str):

@@ -52,7 +52,9 @@ def signature_valid(body: bytes, header: str | None, secrets: list[str]) -> bool
     for secret in secrets:
         expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
         for candidate in offered:
-            ok |= hmac.compare_digest(expected, candidate.lower())
+            # As bytes: compare_digest refuses str with non-ASCII characters, and a
+            # header can carry any (it is then simply not a match).
+            ok |= hmac.compare_digest(expected.encode(), candidate.lower().encode("utf-8", "replace"))
     return ok
 
 
