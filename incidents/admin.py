@@ -220,3 +220,4 @@ class ActionItemAdmin(CleanTextAdminMixin, admin.ModelAdmin):
     search_fields = ["title"]
     raw_id_fields = ["postmortem"]
 from incidents.integrations import admin as _integrations_admin  # noqa: E402,F401  (alert ingestion models)
+from incidents.oncall import admin as _oncall_admin  # noqa: E402, F401  (on-call, notifications, subscribers)

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("incidents.integrations.api")),
     path("", include("portal.api")),
     path("lockouts/", include("portal.lockouts.api")),
+    path("", include("incidents.oncall.api")),
 ]

@@ -7,6 +7,7 @@ listening on a unix socket in DATA_DIR. See README.md, "Embedded mode".
 
 from __future__ import annotations
 
+import ipaddress
 import sys
 from pathlib import Path
 
@@ -213,6 +214,8 @@ BEAT_HEARTBEAT_SECONDS = env_int("PORTAL_BEAT_HEARTBEAT_SECONDS", 60, minimum=1,
 CELERY_TASK_ROUTES = {
     "integrations.*": {"queue": "alerts"},
     "incidents.public.*": {"queue": "snapshots"},
+    "oncall.*": {"queue": "paging"},
+    "notify.*": {"queue": "notify"},
 }
 CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Alert deliveries stored while Redis or every worker was down get processed once they are back.
@@ -220,6 +223,10 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Catches up after Redis or the broker was down when a public change happened,
     # and rolls the uptime bars and "today" over.
     "public-status-snapshot": {"task": "incidents.public.rebuild_snapshot", "schedule": 60.0, "options": {"expires": 50}},
+    # Paging: missed starts, breaches and due escalation steps (re-armed after restarts), reminders.
+    "oncall-sweep": {"task": "oncall.sweep", "schedule": 15.0, "options": {"expires": 14}},
+    # Notifications that are due, and those whose worker died mid-send.
+    "notify-sweep-deliveries": {"task": "notify.sweep_deliveries", "schedule": 30.0, "options": {"expires": 29}},
     # Tells whether beat and a worker are both alive (portal/tasks.py).
     "portal-beat-heartbeat": {
         "task": "portal.tasks.beat_heartbeat",
@@ -227,6 +234,36 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
         "options": {"expires": BEAT_HEARTBEAT_SECONDS},
     },
 }
+
+# --- Email and notifications ---------------------------------------------------------
+# SMTP when EMAIL_HOST is set; otherwise every message is a file in DATA_DIR/outbox,
+# which the delivery log page shows.
+EMAIL_HOST = env_str("EMAIL_HOST", "")
+if EMAIL_HOST:
+    EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+    EMAIL_PORT = env_int("EMAIL_PORT", 587, minimum=1, maximum=65535)
+    EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "")
+    EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", "")
+    EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", EMAIL_PORT == 587)
+    EMAIL_USE_SSL = env_bool("EMAIL_USE_SSL", EMAIL_PORT == 465)
+    if EMAIL_USE_TLS and EMAIL_USE_SSL:
+        raise ImproperlyConfigured("EMAIL_USE_TLS and EMAIL_USE_SSL cannot both be on.")
+else:
+    EMAIL_BACKEND = "incidents.notify.outbox.OutboxBackend"
+EMAIL_FILE_PATH = DATA_DIR / "outbox"
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Incident Portal <portal@localhost>")
+# Outgoing webhooks never reach cloud metadata addresses; add more networks here
+# (e.g. "10.0.0.0/8,127.0.0.0/8" in production).
+NOTIFY_DENY_NETWORKS = env_list("NOTIFY_DENY_NETWORKS")
+for _network in NOTIFY_DENY_NETWORKS:
+    try:
+        ipaddress.ip_network(_network, strict=False)
+    except ValueError as _exc:
+        raise ImproperlyConfigured(f"NOTIFY_DENY_NETWORKS: {_network!r} is not a network ({_exc}).") from None
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
+NOTIFY_BACKOFF_BASE_SECONDS = env_int("NOTIFY_BACKOFF_BASE_SECONDS", 30, minimum=1)
+NOTIFY_BACKOFF_CAP_SECONDS = env_int("NOTIFY_BACKOFF_CAP_SECONDS", 900, minimum=1, maximum=3000)
+ONCALL_ACK_LINK_MAX_AGE = env_int("ONCALL_ACK_LINK_MAX_AGE", 86400, minimum=60)
 
 # --- Auth, sessions ------------------------------------------------------------------
 AUTH_PASSWORD_VALIDATORS = [

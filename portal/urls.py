@@ -14,8 +14,10 @@ urlpatterns = [
     path("api/docs/", api_docs, name="api-docs"),
     path("api/v1/", include("portal.api_urls")),
     path("health/", include("health.urls")),
+    path("status/subscribe/", include("incidents.notify.public_urls")),
     path("status/", include("incidents.public.urls")),
     path("api/v2/", include("incidents.public.api_urls")),
     path("integrations/", include("incidents.integrations.urls")),
+    path("oncall/", include("incidents.oncall.urls")),
     path("", include("incidents.urls")),
 ]

@@ -32,6 +32,30 @@ from incidents.models.incident import (
 )
 from incidents.models.maintenance import MaintenanceWindow
 from incidents.models.messaging import MessageTemplate, MessageTemplateKind
+from incidents.models.notify import (
+    Channel,
+    ChannelKind,
+    ContactMethod,
+    DeliveryState,
+    Notification,
+    NotificationDelivery,
+    NotificationRule,
+    StatusSubscriber,
+)
+from incidents.models.oncall import (
+    Escalation,
+    EscalationPolicy,
+    EscalationState,
+    EscalationStep,
+    LayerMember,
+    Page,
+    Reminder,
+    Rotation,
+    Schedule,
+    ScheduleLayer,
+    ScheduleOverride,
+    SeverityPaging,
+)
 from incidents.models.postmortem import (
     ActionItem,
     ActionItemPriority,
@@ -43,6 +67,26 @@ from incidents.models.postmortem import (
 )
 
 __all__ = [
+    "Channel",
+    "ChannelKind",
+    "ContactMethod",
+    "DeliveryState",
+    "Notification",
+    "NotificationDelivery",
+    "NotificationRule",
+    "StatusSubscriber",
+    "Escalation",
+    "EscalationPolicy",
+    "EscalationState",
+    "EscalationStep",
+    "LayerMember",
+    "Page",
+    "Reminder",
+    "Rotation",
+    "Schedule",
+    "ScheduleLayer",
+    "ScheduleOverride",
+    "SeverityPaging",
     "Alert",
     "AlertAction",
     "AlertEvent",

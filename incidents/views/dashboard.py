@@ -26,6 +26,7 @@ from incidents.models import (
     ServiceGroup,
     Severity,
 )
+from incidents.oncall import selectors as oncall_selectors
 from incidents.views.common import (
     RESPONDER,
     _describe,
@@ -96,6 +97,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
         open_count=sum(len(g["incidents"]) for g in groups),
         service_board=_service_board(),
         recent_alerts=alert_selectors.recent_alerts(),
+        on_call_board=oncall_selectors.on_call_board(),
         now=now,
     )
     template = _partial(request, DASHBOARD_PARTS) or "incidents/dashboard.html"

@@ -23,6 +23,7 @@ from incidents.models import (
     Postmortem,
     TimelineEvent,
 )
+from incidents.oncall import selectors as oncall_selectors
 from incidents.views.common import (
     RESPONDER,
     TIMELINE_LIMIT,
@@ -84,6 +85,7 @@ def _war_room_context(request: HttpRequest, incident: Incident, **extra: Any) ->
         update_form=f.PublicUpdateForm(),
         postmortem=Postmortem.objects.filter(incident=incident).first(),
         incident_alerts=alert_selectors.incident_alerts(incident.pk),
+        paging=oncall_selectors.paging_progress(incident),
         **extra,
     )
 

@@ -38,6 +38,7 @@ from incidents.models import (
     TimelineKind,
     Visibility,
 )
+from incidents.oncall import demo as oncall_demo
 from portal.markdown import render_markdown
 from portal.models import Membership, OrgRole, Team
 
@@ -101,6 +102,7 @@ class Command(BaseCommand):
         with transaction.atomic():
             people = self._people()
             catalog = self._catalog()
+            oncall_demo.load(people)
         self._history(rng, people, catalog)
         self._active(people, catalog)
         self._maintenance(people, catalog)

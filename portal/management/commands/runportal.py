@@ -59,7 +59,7 @@ class Command(BaseCommand):
         commands = {
             "web": web_command(python, host, port),
             "worker": [python, "-m", "celery", "-A", "portal", "worker", "--loglevel", "INFO",
-                       "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY), "-Q", "default,alerts,probes,runbooks,snapshots"],
+                       "--concurrency", str(settings.CELERY_WORKER_CONCURRENCY), "-Q", "default,alerts,probes,runbooks,snapshots,paging,notify"],
             "beat": [python, "-m", "celery", "-A", "portal", "beat", "--loglevel", "INFO",
                      "--schedule", settings.CELERY_BEAT_SCHEDULE_FILENAME],
         }  # fmt: skip
