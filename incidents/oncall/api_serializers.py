@@ -7,6 +7,7 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
 from incidents.models import (
@@ -223,6 +224,8 @@ class ChannelSerializer(serializers.ModelSerializer):
         return attrs
 
 
+# Named apart from the integrations' DeliverySerializer: one component name each in the schema.
+@extend_schema_serializer(component_name="NotificationDelivery")
 class DeliverySerializer(serializers.ModelSerializer):
     incident = serializers.SerializerMethodField()
     user = serializers.SlugRelatedField(slug_field="username", read_only=True)

@@ -88,10 +88,11 @@ def test_no_page_breaks_the_content_security_policy(live_asgi: AsgiServer, cast:
     responder_pages = [
         "/", "/incidents/", f"/incidents/{incident.reference}/", f"/incidents/{incident.reference}/postmortem/",
         "/services/", f"/services/{cast.service.slug}/", "/maintenance/", "/postmortems/", "/integrations/alerts/",
-        "/incidents/declare/", "/no-such-page/",
+        "/incidents/declare/", "/oncall/schedules/", "/oncall/policies/", "/oncall/me/", "/oncall/deliveries/",
+        "/no-such-page/",
     ]  # fmt: skip
     manager_pages = ["/integrations/", f"/integrations/{integration.pk}/", "/lockouts/"]
-    public_pages = ["/status/", "/status/history/", f"/status/incidents/{incident.pk}/", "/accounts/login/"]
+    public_pages = ["/status/", "/status/history/", f"/status/incidents/{incident.pk}/", "/status/subscribe/", "/accounts/login/"]
 
     with sync_playwright() as playwright:
         browser = _launch(playwright)

@@ -88,6 +88,11 @@
     document.querySelectorAll("[data-sev-colour]").forEach(function (el) {
       el.style.setProperty("--sev-colour", el.getAttribute("data-sev-colour"));
     });
+    // Bars placed by percentage (the on-call schedule's shifts), for the same reason.
+    document.querySelectorAll("[data-bar-left]").forEach(function (el) {
+      el.style.left = parseFloat(el.getAttribute("data-bar-left")) + "%";
+      el.style.width = parseFloat(el.getAttribute("data-bar-width")) + "%";
+    });
   }
 
   // Forms marked data-reset-on-success are emptied after their own successful post
