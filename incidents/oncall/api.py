@@ -175,7 +175,7 @@ class ChannelViewSet(viewsets.ModelViewSet):
 class DeliveryViewSet(viewsets.ReadOnlyModelViewSet):
     """The delivery log, newest first: `?incident=INC-42`, `?channel=3`, `?state=failed`."""
 
-    serializer_class = s.DeliverySerializer
+    serializer_class = s.NotificationDeliverySerializer
     read_role = OrgRole.RESPONDER
     pagination_class = NewestFirstCursorPagination
     filterset_fields = ["state", "kind", "channel"]

@@ -7,9 +7,9 @@ from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from drf_spectacular.utils import extend_schema_serializer
 from rest_framework import serializers
 
+from incidents.api.fields import SlugRef
 from incidents.models import (
     Channel,
     ChannelKind,
@@ -28,13 +28,14 @@ from incidents.models import (
     Severity,
 )
 from incidents.notify import netguard
+from portal.fields import CleanTextModelSerializer
 from portal.models import Team, display_name
 
 User = get_user_model()
 
 
 def _users() -> Any:
-    return serializers.SlugRelatedField(slug_field="username", queryset=User.objects.filter(is_active=True))
+    return SlugRef(slug_field="username", queryset=User.objects.filter(is_active=True))
 
 
 class PersonSerializer(serializers.Serializer):
@@ -52,8 +53,8 @@ class MemberListField(serializers.ListField):
         return [m.user.get_username() for m in members]
 
 
-class LayerSerializer(serializers.ModelSerializer):
-    schedule = serializers.SlugRelatedField(slug_field="slug", queryset=Schedule.objects.all())
+class LayerSerializer(CleanTextModelSerializer):
+    schedule = SlugRef(slug_field="slug", queryset=Schedule.objects.all())
     members = MemberListField(child=serializers.CharField(), help_text="Usernames in rotation order.")
 
     class Meta:
@@ -104,8 +105,8 @@ class LayerSerializer(serializers.ModelSerializer):
         LayerMember.objects.bulk_create([LayerMember(layer=layer, user=u, position=i) for i, u in enumerate(users)])
 
 
-class ScheduleSerializer(serializers.ModelSerializer):
-    team = serializers.SlugRelatedField(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
+class ScheduleSerializer(CleanTextModelSerializer):
+    team = SlugRef(slug_field="slug", queryset=Team.objects.all(), allow_null=True, required=False)
     layers = LayerSerializer(many=True, read_only=True)
 
     class Meta:
@@ -125,7 +126,7 @@ class OnCallSerializer(serializers.Serializer):
     user = PersonSerializer(allow_null=True)
 
 
-class OverrideSerializer(serializers.ModelSerializer):
+class OverrideSerializer(CleanTextModelSerializer):
     user = _users()
 
     class Meta:
@@ -134,20 +135,20 @@ class OverrideSerializer(serializers.ModelSerializer):
         read_only_fields = ["created_at"]
 
 
-class StepSerializer(serializers.ModelSerializer):
-    users = serializers.SlugRelatedField(slug_field="username", many=True, queryset=User.objects.filter(is_active=True), required=False)
-    schedules = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Schedule.objects.all(), required=False)
-    teams = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Team.objects.all(), required=False)
+class StepSerializer(CleanTextModelSerializer):
+    users = SlugRef(slug_field="username", many=True, queryset=User.objects.filter(is_active=True), required=False)
+    schedules = SlugRef(slug_field="slug", many=True, queryset=Schedule.objects.all(), required=False)
+    teams = SlugRef(slug_field="slug", many=True, queryset=Team.objects.all(), required=False)
 
     class Meta:
         model = EscalationStep
         fields = ["delay_minutes", "users", "schedules", "teams"]
 
 
-class PolicySerializer(serializers.ModelSerializer):
+class PolicySerializer(CleanTextModelSerializer):
     steps = StepSerializer(many=True)
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Service.objects.all(), required=False)
-    teams = serializers.SlugRelatedField(slug_field="slug", many=True, queryset=Team.objects.all(), required=False)
+    services = SlugRef(slug_field="slug", many=True, queryset=Service.objects.all(), required=False)
+    teams = SlugRef(slug_field="slug", many=True, queryset=Team.objects.all(), required=False)
 
     class Meta:
         model = EscalationPolicy
@@ -186,7 +187,7 @@ class PolicySerializer(serializers.ModelSerializer):
             step.teams.set(data.get("teams", []))
 
 
-class ContactMethodSerializer(serializers.ModelSerializer):
+class ContactMethodSerializer(CleanTextModelSerializer):
     class Meta:
         model = ContactMethod
         fields = ["id", "kind", "label", "target", "secret", "created_at"]
@@ -194,7 +195,7 @@ class ContactMethodSerializer(serializers.ModelSerializer):
         extra_kwargs = {"secret": {"write_only": True}}
 
 
-class NotificationRuleSerializer(serializers.ModelSerializer):
+class NotificationRuleSerializer(CleanTextModelSerializer):
     contact_method = serializers.PrimaryKeyRelatedField(queryset=ContactMethod.objects.all())
 
     class Meta:
@@ -202,8 +203,8 @@ class NotificationRuleSerializer(serializers.ModelSerializer):
         fields = ["id", "contact_method", "delay_minutes"]
 
 
-class ChannelSerializer(serializers.ModelSerializer):
-    severities = serializers.SlugRelatedField(slug_field="name", many=True, queryset=Severity.objects.all())
+class ChannelSerializer(CleanTextModelSerializer):
+    severities = SlugRef(slug_field="name", many=True, queryset=Severity.objects.all())
 
     class Meta:
         model = Channel
@@ -224,11 +225,9 @@ class ChannelSerializer(serializers.ModelSerializer):
         return attrs
 
 
-# Named apart from the integrations' DeliverySerializer: one component name each in the schema.
-@extend_schema_serializer(component_name="NotificationDelivery")
-class DeliverySerializer(serializers.ModelSerializer):
+class NotificationDeliverySerializer(CleanTextModelSerializer):
     incident = serializers.SerializerMethodField()
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+    user = SlugRef(slug_field="username", read_only=True)
     subject = serializers.CharField(source="notification.subject", read_only=True)
     notification_kind = serializers.CharField(source="notification.kind", read_only=True)
 
@@ -241,17 +240,17 @@ class DeliverySerializer(serializers.ModelSerializer):
         return f"INC-{delivery.incident_id}" if delivery.incident_id else None
 
 
-class PageSerializer(serializers.ModelSerializer):
-    user = serializers.SlugRelatedField(slug_field="username", read_only=True)
+class PageSerializer(CleanTextModelSerializer):
+    user = SlugRef(slug_field="username", read_only=True)
 
     class Meta:
         model = Page
         fields = ["step", "user", "via", "paged_at"]
 
 
-class EscalationSerializer(serializers.ModelSerializer):
+class EscalationSerializer(CleanTextModelSerializer):
     incident = serializers.SerializerMethodField()
-    policy = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    policy = SlugRef(slug_field="slug", read_only=True)
     pages = PageSerializer(many=True, read_only=True)
 
     class Meta:
