@@ -8,7 +8,17 @@ from django.utils import timezone
 from rest_framework import authentication, exceptions
 from rest_framework.request import Request
 
+from portal.client_address import client_address
 from portal.models import ApiToken
+from portal.throttle import FailureThrottle
+
+# Failed token authentications per client address: guessing tokens gets a 429
+# after API_TOKEN_FAILURE_LIMIT failures in a window, whatever the guesses.
+token_failures = FailureThrottle("api-token-failures", "API_TOKEN_FAILURE_LIMIT", "API_TOKEN_FAILURE_WINDOW")
+
+
+class TooManyFailures(exceptions.Throttled):
+    default_detail = "Too many failed API token attempts from your address."
 
 
 class ApiTokenAuthentication(authentication.BaseAuthentication):
@@ -20,6 +30,19 @@ class ApiTokenAuthentication(authentication.BaseAuthentication):
         header = authentication.get_authorization_header(request).decode("latin-1", "replace").split()
         if not header or header[0].lower() not in self.keywords:
             return None
+        address = client_address(request._request)
+        # Checked before the token is: while an address is blocked even a right guess
+        # is refused, so that the answers to a guessing run tell it nothing.
+        wait = token_failures.blocked_for(address)
+        if wait is not None:
+            raise TooManyFailures(wait=wait)
+        try:
+            return self._authenticate(header)
+        except exceptions.AuthenticationFailed:
+            token_failures.record_failure(address)
+            raise
+
+    def _authenticate(self, header: list[str]) -> tuple[Any, ApiToken]:
         if len(header) != 2:
             raise exceptions.AuthenticationFailed("Malformed Authorization header: expected `Bearer <token>`.")
         parts = ApiToken.split(header[1])

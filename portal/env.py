@@ -7,8 +7,10 @@ running with a surprise default.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Sequence
 from datetime import timedelta
+from ipaddress import IPv4Network, IPv6Network, ip_network
 
 from django.core.exceptions import ImproperlyConfigured
 
@@ -83,3 +85,27 @@ def env_url(name: str, schemes: Sequence[str]) -> str | None:
             f"{name} must be a URL with one of the schemes {', '.join(schemes)}; got {value.split('@')[-1]!r}."
         )
     return value
+
+
+def env_networks(name: str, default: Sequence[str] = ()) -> list[IPv4Network | IPv6Network]:
+    """Comma-separated IP addresses or CIDR networks (`10.0.0.0/8, ::1`)."""
+    networks: list[IPv4Network | IPv6Network] = []
+    for item in env_list(name, default):
+        try:
+            networks.append(ip_network(item, strict=False))
+        except ValueError:
+            raise ImproperlyConfigured(f"{name}: {item!r} is not an IP address or network (e.g. 10.0.0.0/8).") from None
+    return networks
+
+
+def env_header_value(name: str) -> tuple[str, str] | None:
+    """`Header-Name=value` as Django's request.META key and the value, e.g.
+    `X-Forwarded-Proto=https` gives ("HTTP_X_FORWARDED_PROTO", "https")."""
+    value = _raw(name)
+    if value is None or value == "":
+        return None
+    header, sep, expected = value.partition("=")
+    header, expected = header.strip(), expected.strip()
+    if not sep or not expected or not re.fullmatch(r"[A-Za-z0-9-]+", header):
+        raise ImproperlyConfigured(f"{name}={value!r} is not of the form Header-Name=value (e.g. X-Forwarded-Proto=https).")
+    return "HTTP_" + header.upper().replace("-", "_"), expected

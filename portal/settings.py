@@ -13,7 +13,16 @@ from pathlib import Path
 import dj_database_url
 from django.core.exceptions import ImproperlyConfigured
 
-from portal.env import env_bool, env_choice, env_int, env_list, env_str, env_url
+from portal.env import (
+    env_bool,
+    env_choice,
+    env_header_value,
+    env_int,
+    env_list,
+    env_networks,
+    env_str,
+    env_url,
+)
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(env_str("DATA_DIR", str(BASE_DIR / "var"))).resolve()
@@ -288,8 +297,6 @@ LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/accounts/login/"
 SESSION_COOKIE_HTTPONLY = True
-SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", False)
-CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = env_str("TIME_ZONE", "UTC")
@@ -368,3 +375,84 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": LOG_LEVEL},
     "loggers": {"django.db.backends": {"level": "INFO"}},
 }
+
+
+# --- Web security: CSP, HTTPS in production, brute-force protection ------------------
+# One block, so that it reads (and merges) as a whole. See README "Production" and
+# docs/decisions.md "Web security".
+from datetime import timedelta  # noqa: E402
+
+from csp.constants import NONE, SELF  # noqa: E402
+
+PORTAL_PRODUCTION = env_bool("PORTAL_PRODUCTION", False)
+
+INSTALLED_APPS += ["csp", "axes"]
+MIDDLEWARE.insert(MIDDLEWARE.index("django.middleware.security.SecurityMiddleware") + 1, "csp.middleware.CSPMiddleware")
+# Last, as django-axes asks: it turns a lock-out noted during authentication into the 429 page.
+MIDDLEWARE.append("axes.middleware.AxesMiddleware")
+
+# Scripts and styles from this origin only: no inline script, no inline event
+# handler, no eval (htmx runs with allowEval off), no inline style. The same policy
+# goes on the public snapshot's answers (incidents/public/http.py); the API docs
+# page loosens it for itself only (portal/urls.py).
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF],
+        "font-src": [SELF],
+        "connect-src": [SELF],  # includes ws(s):// to this host (CSP level 3)
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    },
+}
+
+# HTTPS: every setting below is on by default when PORTAL_PRODUCTION=1, so that
+# `manage.py check --deploy` is clean; each can be turned off for a deployment
+# that needs it (e.g. SECURE_SSL_REDIRECT=0 when the proxy redirects already).
+SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", PORTAL_PRODUCTION)
+# Probes (load balancer, Kubernetes, the compose health check) speak plain HTTP to the process.
+SECURE_REDIRECT_EXEMPT = [r"^health/", r"^metrics$"]
+# Behind a TLS-terminating proxy: which header, set by the proxy, says the request
+# came over HTTPS, e.g. `X-Forwarded-Proto=https`. Unset: only a direct TLS connection counts.
+SECURE_PROXY_SSL_HEADER = env_header_value("SECURE_PROXY_SSL_HEADER")
+SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31_536_000 if PORTAL_PRODUCTION else 0, minimum=0)
+SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", PORTAL_PRODUCTION)
+SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", PORTAL_PRODUCTION)
+SESSION_COOKIE_SECURE = env_bool("SESSION_COOKIE_SECURE", PORTAL_PRODUCTION)
+CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", SESSION_COOKIE_SECURE)
+
+# The client address for lock-outs and throttles (portal/client_address.py): the
+# connection's peer, unless that peer is one of these proxies; then the last address
+# in X-Forwarded-For that is not a trusted proxy. Empty: the header is never read.
+TRUSTED_PROXIES = env_networks("TRUSTED_PROXIES")
+
+# Failed sign-ins (portal pages and admin): django-axes locks out an account after
+# LOGIN_FAILURE_LIMIT failures, and an address after as many, for LOGIN_LOCKOUT_MINUTES
+# counted from the last failure. A manager lifts a lock-out at /lockouts/, through
+# DELETE /api/v1/lockouts/..., or in the admin.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1, maximum=1000)
+AXES_COOLOFF_TIME = timedelta(minutes=env_int("LOGIN_LOCKOUT_MINUTES", 15, minimum=1, maximum=10_080))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_CLIENT_IP_CALLABLE = "portal.client_address.client_address"
+AXES_LOCKOUT_CALLABLE = "portal.lockouts.views.locked_out"
+AXES_VERBOSE = False
+# Failures and lock-outs are logged as warnings; successful sign-ins need no line each.
+LOGGING["loggers"]["axes"] = {"level": "WARNING"}
+
+# Failed API token authentications per client address (portal/authentication.py),
+# counted in Redis through a connection that gives up after 100 ms (portal/throttle.py).
+CACHES["throttle"] = {
+    **CACHES["default"],
+    "OPTIONS": {"socket_connect_timeout": 0.1, "socket_timeout": 0.1},
+}
+API_TOKEN_FAILURE_LIMIT = env_int("API_TOKEN_FAILURE_LIMIT", 30, minimum=1, maximum=100_000)
+API_TOKEN_FAILURE_WINDOW = env_int("API_TOKEN_FAILURE_WINDOW_SECONDS", 60, minimum=1, maximum=3600)

@@ -3,6 +3,10 @@ fast path, so both send the same bytes and headers."""
 
 from __future__ import annotations
 
+from functools import cache
+
+from csp.utils import build_policy
+
 from incidents.public import store
 
 # Readers and CDNs may keep a page 10s, serve it stale while they revalidate, and
@@ -20,6 +24,13 @@ CORS = [
 ]
 
 Headers = list[tuple[bytes, bytes]]
+
+
+@cache
+def content_security_policy() -> tuple[bytes, bytes]:
+    """The portal's Content-Security-Policy header (settings.CONTENT_SECURITY_POLICY):
+    these answers never pass Django's middleware, so they carry it themselves."""
+    return b"content-security-policy", build_policy().encode()
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -41,7 +52,7 @@ def respond(path: str, method: str, if_none_match: str = "") -> tuple[int, Heade
     artifact = snap.artifacts.get(path)
     if artifact is None:
         return None
-    headers: Headers = [*COMMON]
+    headers: Headers = [*COMMON, content_security_policy()]
     if path.startswith(API_PREFIX):
         headers += CORS
     if method == "OPTIONS":

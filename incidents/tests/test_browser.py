@@ -86,12 +86,19 @@ def live_asgi(transactional_db: Any, monkeypatch: pytest.MonkeyPatch) -> Iterato
     # Each request closes its connection, so no server thread keeps the test
     # database open after the test (PostgreSQL cannot drop a database in use).
     monkeypatch.setitem(connections["default"].settings_dict, "CONN_MAX_AGE", 0)
+    from channels.layers import channel_layers
+
+    # A channel layer serves receivers of one event loop at a time: one still
+    # receiving in an earlier server's loop (a slow shutdown on a busy machine)
+    # would refuse this server's consumers. Each server gets a layer of its own.
+    channel_layers.backends.clear()
     server = AsgiServer()
     server.start()
     try:
         yield server
     finally:
         server.stop()
+        channel_layers.backends.clear()
 
 
 def _session_cookie(user: Any, server: AsgiServer) -> dict[str, Any]:

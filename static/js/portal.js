@@ -1,4 +1,6 @@
-/* Responder pages: ticking timers and live updates. No build step; loaded with defer.
+/* Responder pages: ticking timers, live updates, form resets and severity colours.
+ * No build step; loaded with defer. No inline script anywhere: the
+ * Content-Security-Policy allows scripts from this origin only.
  *
  * Live updates: an element with hx-ext="ws" ws-connect="..." data-live-event="NAME"
  * opens a websocket (the htmx ws extension reconnects with backoff). Messages are
@@ -80,8 +82,32 @@
     else setLiveStatus(root, "offline", "Reconnecting…");
   });
 
+  // Severity colours come from the severity table; the Content-Security-Policy
+  // allows no style attributes, so they are set through the CSSOM instead.
+  function paintSeverities() {
+    document.querySelectorAll("[data-sev-colour]").forEach(function (el) {
+      el.style.setProperty("--sev-colour", el.getAttribute("data-sev-colour"));
+    });
+    // Bars placed by percentage (the on-call schedule's shifts), for the same reason.
+    document.querySelectorAll("[data-bar-left]").forEach(function (el) {
+      el.style.left = parseFloat(el.getAttribute("data-bar-left")) + "%";
+      el.style.width = parseFloat(el.getAttribute("data-bar-width")) + "%";
+    });
+  }
+
+  // Forms marked data-reset-on-success are emptied after their own successful post
+  // (not after a request of one of their fields, such as the update preview).
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var form = evt.detail && evt.detail.elt;
+    if (!form || !form.matches || !form.matches("form[data-reset-on-success]") || !evt.detail.successful) return;
+    form.reset();
+    var clear = form.getAttribute("data-clear-on-success");
+    if (clear) document.querySelectorAll(clear).forEach(function (el) { el.innerHTML = ""; });
+  });
+
   // A fragment swapped in after a reconnect carries its own status badge: keep it truthful.
   document.addEventListener("htmx:afterSwap", function () {
+    paintSeverities();
     document.querySelectorAll("[data-live-event]").forEach(function (root) {
       var state = root.getAttribute("data-live-state");
       if (state === "live") setLiveStatus(root, "live", "Live");
@@ -90,6 +116,6 @@
     tick();
   });
 
-  document.addEventListener("DOMContentLoaded", tick);
+  document.addEventListener("DOMContentLoaded", function () { paintSeverities(); tick(); });
   setInterval(tick, 1000);
 })();
