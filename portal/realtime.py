@@ -20,6 +20,8 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from portal import redis_guard
+
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "portal.event"  # consumers implement `portal_event(self, message)`
@@ -57,18 +59,23 @@ class _LayerLoop:
 
 
 _layer_loop = _LayerLoop()
-SEND_TIMEOUT = 5.0
+# Broadcasts run on a request's thread after commit: a Redis that does not answer
+# costs this once, then redis_guard.channels skips broadcasts for a few seconds.
+SEND_TIMEOUT = 0.25
 
 
 def broadcast(group: str, event: str, payload: dict[str, Any]) -> bool:
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not redis_guard.channels.allows():
         return False
     message = {"type": MESSAGE_TYPE, "event": event, "payload": payload}
+    future = None
     try:
         future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _layer_loop.loop())
         future.result(timeout=SEND_TIMEOUT)
     except Exception:  # noqa: BLE001 - live pages are best effort; the database is the truth
-        log.warning("broadcast to %s failed", group, exc_info=True)
+        if future is not None:
+            future.cancel()
+        redis_guard.channels.failed(f"broadcast to {group}")
         return False
     return True
