@@ -78,4 +78,5 @@ def broadcast(group: str, event: str, payload: dict[str, Any]) -> bool:
             future.cancel()
         redis_guard.channels.failed(f"broadcast to {group}")
         return False
+    redis_guard.channels.succeeded()
     return True

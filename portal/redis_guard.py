@@ -19,6 +19,8 @@ import time
 from typing import Any
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from django.conf import settings
 
 log = logging.getLogger(__name__)
@@ -28,22 +30,38 @@ OPEN_SECONDS = 5.0
 
 
 class Breaker:
-    """Per process and use: after a failure, callers skip Redis for `open_seconds`."""
+    """Per process and use: after a failure, callers skip Redis for `open_seconds`;
+    then one caller tries again (the others keep skipping) until one succeeds."""
 
     def __init__(self, open_seconds: float = OPEN_SECONDS) -> None:
         self.open_seconds = open_seconds
-        self._until = 0.0
+        self._until = 0.0  # 0: closed (Redis works); else skip until this monotonic time
         self._lock = threading.Lock()
 
     def allows(self) -> bool:
-        return time.monotonic() >= self._until
+        until = self._until
+        if until == 0.0:
+            return True
+        now = time.monotonic()
+        if now < until:
+            return False
+        with self._lock:  # the first caller after the pause tries; the others skip another pause
+            if self._until != until:
+                return self._until == 0.0
+            self._until = now + self.open_seconds
+            return True
+
+    def succeeded(self) -> None:
+        if self._until != 0.0:
+            self._until = 0.0
+            log.warning("Redis is answering again")
 
     def failed(self, what: str) -> None:
         with self._lock:
-            was_closed = self.allows()
+            was_closed = self._until == 0.0
             self._until = time.monotonic() + self.open_seconds
         if was_closed:
-            log.warning("Redis unavailable (%s); requests skip it for %.0fs", what, self.open_seconds, exc_info=True)
+            log.warning("Redis unavailable (%s); requests skip it for %.0fs at a time", what, self.open_seconds, exc_info=True)
 
     def reset(self) -> None:
         self._until = 0.0
@@ -71,8 +89,9 @@ def client_for(url: str) -> redis.Redis:
     with _clients_lock:
         client = _clients.get(url)
         if client is None:
+            # redis-py's own default retries ten times with backoff: seconds, not milliseconds.
             client = redis.Redis.from_url(
-                url, socket_timeout=REQUEST_TIMEOUT, socket_connect_timeout=REQUEST_TIMEOUT, retry_on_timeout=False
+                url, socket_timeout=REQUEST_TIMEOUT, socket_connect_timeout=REQUEST_TIMEOUT, retry=Retry(NoBackoff(), 0)
             )
             _clients[url] = client
         return client
@@ -125,6 +144,8 @@ def publish(task: Any, *, args: tuple[Any, ...] = (), queue: str, **options: Any
             _drop_broker_connection()
             broker.failed(f"publishing {task.name}")
         return False
+    if not eager:
+        broker.succeeded()
     return True
 
 

@@ -109,6 +109,7 @@ def check_rate(integration: Integration) -> None:
     except Exception:  # noqa: BLE001 - a limiter outage must not lose alerts
         redis_guard.cache.failed("alert rate limiter")
         return
+    redis_guard.cache.succeeded()
     if count > limit:
         raise Refused(429, "rate_limited", f"More than {limit} requests this minute for this integration.", retry_after=60 - int(time.time()) % 60)
 

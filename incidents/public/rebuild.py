@@ -91,6 +91,7 @@ def request_rebuild() -> None:
     except Exception:  # noqa: BLE001
         redis_guard.cache.failed("queueing a status snapshot rebuild")
         return
+    redis_guard.cache.succeeded()
     if queued:
         redis_guard.publish(rebuild_public_snapshot, queue="snapshots", countdown=COALESCE_SECONDS)
 
