@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 
 from a2wsgi import WSGIMiddleware
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-from portal.env import env_int
 from portal.wsgi_body import buffer_chunked_body
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
@@ -17,7 +17,8 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # hand-offs (a new executor per request) that this path does not pay.
 # Keep WEB_HTTP_THREADS at or below DB_POOL_MAX_SIZE so no thread waits for a connection.
 # buffer_chunked_body: WSGI has no length for a chunked body, and Django reads it as empty.
-django_http_app = WSGIMiddleware(buffer_chunked_body(get_wsgi_application()), workers=env_int("WEB_HTTP_THREADS", 8, minimum=1, maximum=64))
+django_wsgi_app = buffer_chunked_body(get_wsgi_application())
+django_http_app = WSGIMiddleware(django_wsgi_app, workers=settings.WEB_HTTP_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

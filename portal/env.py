@@ -83,3 +83,10 @@ def env_url(name: str, schemes: Sequence[str]) -> str | None:
             f"{name} must be a URL with one of the schemes {', '.join(schemes)}; got {value.split('@')[-1]!r}."
         )
     return value
+
+
+def served_url(host: str, port: int) -> str:
+    """The base URL of a server listening on host:port (a wildcard address is
+    reached on this machine as 127.0.0.1 or [::1])."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

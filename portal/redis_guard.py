@@ -19,9 +19,9 @@ import time
 from typing import Any
 
 import redis
+from django.conf import settings
 from redis.backoff import NoBackoff
 from redis.retry import Retry
-from django.conf import settings
 
 log = logging.getLogger(__name__)
 
