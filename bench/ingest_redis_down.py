@@ -1,6 +1,6 @@
 """Webhook answers while Redis is down, on PostgreSQL with the real web process.
 
-    .venv/bin/python bench/ingest_redis_down.py [--posts 2000] [--clients 40] [--web-workers 2]
+    .venv/bin/python bench/ingest_redis_down.py [--posts 2000] [--clients 40] [--rate 100] [--web-workers 2]
 
 It (re)creates its own database (`bench_ingest_redis_down` by default), migrates
 it, and starts the web process exactly as `runportal` does, with REDIS_URL
@@ -11,8 +11,10 @@ pointing at a Redis that is not there, in two ways:
   (every Redis call waits for its timeout).
 
 For each, `--clients` concurrent senders post Alertmanager notifications (each
-its own group of alerts) and it measures the webhook's answer time (target: p99
-<= 100 ms) and an API read made during the burst, then checks that every
+its own group of alerts), together `--rate` per second (each sender on its own
+schedule, as independent Alertmanagers would; 0: as fast as they can), and it
+measures the webhook's answer time (target: p99 <= 100 ms) and an API read made
+during the burst, then checks that every
 delivery was stored (pending, for the sweeper once Redis is back). The same load
 with Redis up comes first, as the baseline on this machine: the outage should
 cost nothing beside it.
@@ -45,6 +47,46 @@ sys.path.insert(0, str(HERE))
 
 from _report import result  # noqa: E402
 from ingest import free_port, notification, percentile, post_all, recreate_database  # noqa: E402
+
+
+def post_paced(port: int, path: str, bodies: list[bytes], clients: int, rate: float) -> list[float]:
+    """Each sender posts every clients/rate seconds on its own schedule (a late
+    post goes at once); returns the answer times (s)."""
+    if rate <= 0:
+        return post_all(port, path, bodies, clients)
+    interval = clients / rate
+    latencies: list[float] = []
+    failures: list[int] = []
+    lock = threading.Lock()
+    began = time.perf_counter() + 0.1
+
+    def run(me: int) -> None:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+        mine = []
+        for k, body in enumerate(bodies[me::clients]):
+            delay = began + me * interval / clients + k * interval - time.perf_counter()
+            if delay > 0:
+                time.sleep(delay)
+            started = time.perf_counter()
+            conn.request("POST", path, body=body, headers={"Content-Type": "application/json"})
+            response = conn.getresponse()
+            response.read()
+            mine.append(time.perf_counter() - started)
+            if response.status != 202:
+                failures.append(response.status)
+        conn.close()
+        with lock:
+            latencies.extend(mine)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(clients)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if failures:
+        raise RuntimeError(f"{len(failures)} posts were not accepted, e.g. {failures[:5]}")
+    return latencies
+
 
 TARGET_MS = 100.0
 
@@ -113,6 +155,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--posts", type=int, default=2000)
     parser.add_argument("--clients", type=int, default=40)
+    parser.add_argument("--rate", type=float, default=100.0, help="posts per second from all senders together; 0: unpaced")
     parser.add_argument("--web-workers", type=int, default=2)
     parser.add_argument("--alerts-per", type=int, default=5)
     args = parser.parse_args()
@@ -161,7 +204,7 @@ def main() -> None:
                 reader = threading.Thread(target=api_reads, args=(port, api_token, stop, reads))
                 reader.start()
                 began = time.perf_counter()
-                latencies = post_all(port, path, bodies, args.clients)
+                latencies = post_paced(port, path, bodies, args.clients, args.rate)
                 elapsed = time.perf_counter() - began
                 stop.set()
                 reader.join()
@@ -175,7 +218,7 @@ def main() -> None:
             met = p99 <= TARGET_MS and stored == len(bodies) + len(warmup)
             print(f"Redis {'up (baseline)' if mode == 'up' else f'down ({mode})'}: webhook answer p50 {statistics.median(latencies) * 1000:.1f} ms, p99 {p99:.1f} ms "
                   f"(target <= {TARGET_MS:.0f} ms), max {max(latencies) * 1000:.1f} ms over {len(latencies)} posts with "
-                  f"{args.clients} clients ({len(latencies) / elapsed:.0f} posts/s); API read during the burst "
+                  f"{args.clients} senders ({len(latencies) / elapsed:.0f} posts/s); API read during the burst "
                   f"p99 {percentile(reads, 99) * 1000:.1f} ms, max {max(reads) * 1000:.1f} ms over {len(reads)} reads; "
                   f"stored {stored}/{len(bodies) + len(warmup)}; {pending} pending in all")  # fmt: skip
             if mode != "up":
