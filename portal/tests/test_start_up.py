@@ -103,21 +103,36 @@ def orphan_redis(data_dir: Path) -> int:
     return int(started.stdout.strip())
 
 
+def start_portal(data_dir: Path, port: int) -> subprocess.Popen[str]:
+    """`manage.py runportal` in the background, once it says it is running."""
+    log = (data_dir / "runportal.log").open("w+")
+    process = subprocess.Popen(
+        [sys.executable, "manage.py", "runportal", "--no-demo"],
+        cwd=ROOT, env=environment(data_dir, PORT=str(port)), stdout=log, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.monotonic() + 180
+    while "Incident portal running at" not in (data_dir / "runportal.log").read_text():
+        if process.poll() is not None or time.monotonic() > deadline:
+            process.kill()
+            raise AssertionError((data_dir / "runportal.log").read_text())
+        time.sleep(0.2)
+    return process
+
+
+def assert_nothing_left(data_dir: Path) -> None:
+    deadline = time.monotonic() + 10
+    while servers_in(data_dir) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert servers_in(data_dir) == []
+    assert not embedded_redis.ping(data_dir / "redis.sock")
+
+
 def test_the_portal_serves_and_links_the_port_it_was_given_replaces_an_orphan_and_stops_everything(tmp_path: Path) -> None:
     orphan = orphan_redis(tmp_path)
     assert embedded_redis.ping(tmp_path / "redis.sock")
     port = free_port()
-    log = (tmp_path / "runportal.log").open("w+")
-    process = subprocess.Popen(
-        [sys.executable, "manage.py", "runportal", "--no-demo"],
-        cwd=ROOT, env=environment(tmp_path, PORT=str(port)), stdout=log, stderr=subprocess.STDOUT, text=True,
-    )  # fmt: skip
+    process = start_portal(tmp_path, port)
     try:
-        deadline = time.monotonic() + 180
-        while "Incident portal running at" not in (tmp_path / "runportal.log").read_text():
-            assert process.poll() is None, (tmp_path / "runportal.log").read_text()
-            assert time.monotonic() < deadline, (tmp_path / "runportal.log").read_text()
-            time.sleep(0.2)
         assert f"Incident portal running at http://127.0.0.1:{port}/" in (tmp_path / "runportal.log").read_text()
         assert not Path(f"/proc/{orphan}").exists() or "redis" not in Path(f"/proc/{orphan}/cmdline").read_text()
 
@@ -130,11 +145,23 @@ def test_the_portal_serves_and_links_the_port_it_was_given_replaces_an_orphan_an
         process.send_signal(signal.SIGINT)
         code = process.wait(60)
     assert code == 0, (tmp_path / "runportal.log").read_text()
-    deadline = time.monotonic() + 10
-    while servers_in(tmp_path) and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert servers_in(tmp_path) == []
-    assert not embedded_redis.ping(tmp_path / "redis.sock")
+    assert_nothing_left(tmp_path)
+
+
+def test_when_a_process_of_the_portal_dies_everything_stops_with_a_non_zero_exit(tmp_path: Path) -> None:
+    process = start_portal(tmp_path, free_port())
+    try:
+        children = Path(f"/proc/{process.pid}/task/{process.pid}/children").read_text().split()
+        web = next(int(pid) for pid in children if b"uvicorn" in Path(f"/proc/{pid}/cmdline").read_bytes())
+        os.kill(web, signal.SIGKILL)
+        code = process.wait(60)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGINT)
+            process.wait(60)
+    log = (tmp_path / "runportal.log").read_text()
+    assert code != 0 and "web exited with code -9; the portal stopped." in log, log
+    assert_nothing_left(tmp_path)
 
 
 @pytest.mark.parametrize(
