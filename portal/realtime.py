@@ -59,9 +59,10 @@ class _LayerLoop:
 
 
 _layer_loop = _LayerLoop()
-# Broadcasts run on a request's thread after commit: a Redis that does not answer
-# costs this once, then redis_guard.channels skips broadcasts for a few seconds.
-SEND_TIMEOUT = 0.25
+# Long enough for a group of thousands of public pages. Broadcasts run on a
+# request's thread after commit: a Redis that does not answer costs this once,
+# then redis_guard.channels skips broadcasts for a few seconds at a time.
+SEND_TIMEOUT = 5.0
 
 
 def broadcast(group: str, event: str, payload: dict[str, Any]) -> bool:
@@ -69,13 +70,10 @@ def broadcast(group: str, event: str, payload: dict[str, Any]) -> bool:
     if layer is None or not redis_guard.channels.allows():
         return False
     message = {"type": MESSAGE_TYPE, "event": event, "payload": payload}
-    future = None
     try:
         future = asyncio.run_coroutine_threadsafe(layer.group_send(group, message), _layer_loop.loop())
         future.result(timeout=SEND_TIMEOUT)
     except Exception:  # noqa: BLE001 - live pages are best effort; the database is the truth
-        if future is not None:
-            future.cancel()
         redis_guard.channels.failed(f"broadcast to {group}")
         return False
     redis_guard.channels.succeeded()
