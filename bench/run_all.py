@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[list[str], list[str]]] = {
     "status_page": (["--duration", "5"], []),
     "api": (["--seconds", "3", "--warmup", "1"], []),
     "ingest": (["--notifications", "200", "--replay", "1000", "--replay-groups", "100"], []),
+    "ingest_redis_down": (["--posts", "500"], []),
     "ws_fanout": (["--steps", "1000,2000", "--rounds", "2"], []),
     "paging": (["--declares", "20", "--storm", "200", "--subscribers", "1000"], []),
     "runbooks": ([], []),

@@ -6,16 +6,19 @@ from __future__ import annotations
 import os
 
 from a2wsgi import WSGIMiddleware
+from django.conf import settings
 from django.core.wsgi import get_wsgi_application
 
-from portal.env import env_int
+from portal.wsgi_body import buffer_chunked_body
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "portal.settings")
 # HTTP runs Django's WSGI handler on a pool of threads: every view is synchronous,
 # and Django's ASGI handler spends several milliseconds a request on thread
 # hand-offs (a new executor per request) that this path does not pay.
 # Keep WEB_HTTP_THREADS at or below DB_POOL_MAX_SIZE so no thread waits for a connection.
-django_http_app = WSGIMiddleware(get_wsgi_application(), workers=env_int("WEB_HTTP_THREADS", 8, minimum=1, maximum=64))
+# buffer_chunked_body: WSGI has no length for a chunked body, and Django reads it as empty.
+django_wsgi_app = buffer_chunked_body(get_wsgi_application())
+django_http_app = WSGIMiddleware(django_wsgi_app, workers=settings.WEB_HTTP_THREADS)
 
 from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402

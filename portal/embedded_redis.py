@@ -28,14 +28,55 @@ def ping(socket_path: Path) -> bool:
         return False
 
 
-def start(socket_path: Path, *, wait: float = 10.0) -> subprocess.Popen[bytes] | None:
-    """Start redis-server on `socket_path` unless one already answers there.
+def owner_file(socket_path: Path) -> Path:
+    return socket_path.with_name(socket_path.name + ".owner")
 
-    Returns the process it started, or None when one was already running.
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _owner_alive(socket_path: Path) -> bool:
+    try:
+        pid = int(owner_file(socket_path).read_text().strip())
+    except (OSError, ValueError):
+        return False
+    return _alive(pid)
+
+
+def _shut_down_orphan(socket_path: Path) -> None:
+    """A server left running by a process that died without stopping it (killed,
+    or a start-up that failed before this code stopped it on every exit)."""
+    client = redis.Redis(unix_socket_path=str(socket_path), socket_connect_timeout=0.5, socket_timeout=2)
+    try:
+        pid = int(client.info("server")["process_id"])
+        client.shutdown(nosave=True)
+    except (redis.RedisError, OSError, KeyError, ValueError):
+        return
+    deadline = time.monotonic() + 5
+    while _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
+def start(socket_path: Path, *, wait: float = 10.0) -> subprocess.Popen[bytes] | None:
+    """Start redis-server on `socket_path`, unless one that a live process
+    started already answers there (another `runportal` or test session on the
+    same DATA_DIR): then it is shared, and None is returned. A server whose
+    starter is gone is an orphan: it is shut down and replaced.
+
+    Returns the process it started, or None when a live one was already running.
     """
     socket_path.parent.mkdir(parents=True, exist_ok=True)
     if ping(socket_path):
-        return None
+        if _owner_alive(socket_path):
+            return None
+        _shut_down_orphan(socket_path)
     if socket_path.exists():
         socket_path.unlink()
     process = subprocess.Popen(
@@ -56,6 +97,7 @@ def start(socket_path: Path, *, wait: float = 10.0) -> subprocess.Popen[bytes] |
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline:
         if ping(socket_path):
+            owner_file(socket_path).write_text(str(os.getpid()))
             return process
         if process.poll() is not None:
             raise RuntimeError(f"the embedded redis-server exited with code {process.returncode}")

@@ -109,3 +109,8 @@ def env_header_value(name: str) -> tuple[str, str] | None:
     if not sep or not expected or not re.fullmatch(r"[A-Za-z0-9-]+", header):
         raise ImproperlyConfigured(f"{name}={value!r} is not of the form Header-Name=value (e.g. X-Forwarded-Proto=https).")
     return "HTTP_" + header.upper().replace("-", "_"), expected
+def served_url(host: str, port: int) -> str:
+    """The base URL of a server listening on host:port (a wildcard address is
+    reached on this machine as 127.0.0.1 or [::1])."""
+    host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"

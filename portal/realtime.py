@@ -25,6 +25,8 @@ from typing import Any
 
 from channels.layers import get_channel_layer
 
+from portal import redis_guard
+
 log = logging.getLogger(__name__)
 
 MESSAGE_TYPE = "portal.event"  # consumers implement `portal_event(self, message)`
@@ -62,7 +64,8 @@ class _LayerLoop:
 
 
 _layer_loop = _LayerLoop()
-SEND_TIMEOUT = 2.0  # a send still pending after this long is dropped
+# Long enough for a group of thousands of public pages; the caller never waits for it.
+SEND_TIMEOUT = 5.0  # a send still pending after this long is dropped
 MAX_IN_FLIGHT = 200  # beyond this many pending sends (Redis hanging), new ones are dropped
 
 _in_flight = threading.BoundedSemaphore(MAX_IN_FLIGHT)
@@ -74,7 +77,10 @@ async def _send(layer: Any, group: str, message: dict[str, Any]) -> None:
     try:
         await asyncio.wait_for(layer.group_send(group, message), SEND_TIMEOUT)
     except Exception:  # noqa: BLE001 - live pages are best effort; the database is the truth
-        log.warning("broadcast to %s failed", group, exc_info=True)
+        # During a Redis outage the breaker skips broadcasts for a few seconds at a time.
+        redis_guard.channels.failed(f"broadcast to {group}")
+        return
+    redis_guard.channels.succeeded()
 
 
 def _done(future: concurrent.futures.Future[None]) -> None:
@@ -90,7 +96,7 @@ def broadcast(group: str, event: str, payload: dict[str, Any]) -> bool:
     sends pending), not whether it reached anyone.
     """
     layer = get_channel_layer()
-    if layer is None:
+    if layer is None or not redis_guard.channels.allows():
         return False
     if not _in_flight.acquire(blocking=False):
         log.warning("broadcast to %s dropped: %d sends still pending", group, MAX_IN_FLIGHT)

@@ -8,6 +8,7 @@ listening on a unix socket in DATA_DIR. See README.md, "Embedded mode".
 from __future__ import annotations
 
 import ipaddress
+import os
 from pathlib import Path
 
 import dj_database_url
@@ -22,6 +23,7 @@ from portal.env import (
     env_networks,
     env_str,
     env_url,
+    served_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -37,7 +39,14 @@ if not SECRET_KEY:
 ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["localhost", "127.0.0.1", "[::1]", "testserver"])
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS", [])
 SITE_NAME = env_str("SITE_NAME", "Incident Portal")
-PUBLIC_URL = env_str("PUBLIC_URL", "http://127.0.0.1:8000").rstrip("/")
+# Where `manage.py runportal` (and `make run`) serves; absolute links default to it.
+HOST = env_str("HOST", "127.0.0.1")
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+WEB_CONCURRENCY = env_int("WEB_CONCURRENCY", min(4, os.cpu_count() or 1), minimum=1, maximum=64)
+WEB_HTTP_THREADS = env_int("WEB_HTTP_THREADS", 8, minimum=1, maximum=64)
+
+
+PUBLIC_URL = (env_url("PUBLIC_URL", ["http", "https"]) or served_url(HOST, PORT)).rstrip("/")
 # The status snapshot is rebuilt every minute; older than this it is stale: the
 # page says so and /health/ready fails. 0 reports the age without failing.
 PUBLIC_SNAPSHOT_STALE_SECONDS = env_int("PUBLIC_SNAPSHOT_STALE_SECONDS", 300, minimum=0, maximum=86_400)

@@ -4,9 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
-from portal.api_docs import api_docs
-
 from health import observability_views
+from portal.api_docs import api_docs
 
 urlpatterns = [
     path("admin/", admin.site.urls),

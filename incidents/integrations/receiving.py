@@ -22,6 +22,7 @@ from django.http import HttpRequest, JsonResponse
 
 from incidents.models import Integration
 from incidents.models.alerts import hash_token
+from portal import redis_guard
 from portal.api_errors import error_body
 
 log = logging.getLogger(__name__)
@@ -99,25 +100,25 @@ def check_rate(integration: Integration) -> None:
     """A fixed one-minute window per integration, counted in Redis. If Redis is down
     the request is let through: the payload still lands in the database."""
     limit = integration.rate_limit_per_minute
-    if not limit:
+    if not limit or not redis_guard.cache.allows():
         return
     window = int(time.time() // 60)
     key = f"alerts:rate:{integration.pk}:{window}"
     try:
         count = _count(key)
     except Exception:  # noqa: BLE001 - a limiter outage must not lose alerts
-        log.warning("rate limiter unavailable", exc_info=True)
+        redis_guard.cache.failed("alert rate limiter")
         return
+    redis_guard.cache.succeeded()
     if count > limit:
         raise Refused(429, "rate_limited", f"More than {limit} requests this minute for this integration.", retry_after=60 - int(time.time()) % 60)
 
 
 def _count(key: str) -> int:
-    """INCR and EXPIRE in one round trip on the cache's Redis (Django's cache API
-    needs three for the same); any other cache backend goes through that API."""
-    backend = getattr(cache, "_cache", None)
-    if backend is not None and hasattr(backend, "get_client"):
-        client = backend.get_client(key, write=True)
+    """INCR and EXPIRE in one round trip on the cache's Redis, with the request
+    path's short timeouts; any other cache backend goes through Django's cache API."""
+    client = redis_guard.cache_client()
+    if client is not None:
         pipe = client.pipeline(transaction=False)
         full_key = cache.make_and_validate_key(key)
         pipe.incr(full_key)

@@ -52,6 +52,7 @@ from incidents.services import (
     incident_record_event,
     incident_record_events,
 )
+from portal import redis_guard
 from portal.errors import ValidationFailed
 
 log = logging.getLogger(__name__)
@@ -184,10 +185,10 @@ def integration_update(*, integration: Integration | int, by: Any, **changes: An
 def enqueue(delivery_id: int) -> None:
     from incidents.integrations.tasks import process_delivery
 
-    try:
-        process_delivery.apply_async(args=(delivery_id,), queue="alerts", retry=False)
-    except Exception:  # noqa: BLE001 - the row is stored: the sweeper processes it once Redis is back
-        log.warning("could not enqueue delivery %s; the sweeper will pick it up", delivery_id, exc_info=True)
+    # Best effort within milliseconds (never a broker wait on the webhook's answer):
+    # the row is stored, and the sweeper processes it once Redis is back.
+    if not redis_guard.publish(process_delivery, args=(delivery_id,), queue="alerts"):
+        log.info("delivery %s not queued now; the sweeper will pick it up", delivery_id)
 
 
 def delivery_store(

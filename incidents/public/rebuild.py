@@ -5,9 +5,12 @@ from __future__ import annotations
 import logging
 import threading
 
+from django.conf import settings
+
 from incidents import events
 from incidents.public import snapshot, store
 from incidents.public.data import load_public_data
+from portal import redis_guard
 from portal.realtime import PUBLIC_GROUP, broadcast
 
 log = logging.getLogger(__name__)
@@ -79,11 +82,18 @@ def request_rebuild() -> None:
     """
     from incidents.public.tasks import rebuild_public_snapshot
 
+    # Runs after a responder's change, on the request: Redis down costs at most one
+    # short timeout (redis_guard), and the periodic rebuild catches up.
+    if not redis_guard.cache.allows():
+        return
     try:
-        if store.redis_client().set(store._key("queued"), 1, nx=True, ex=QUEUED_TTL):
-            rebuild_public_snapshot.apply_async(queue="snapshots", countdown=COALESCE_SECONDS)
-    except Exception:  # noqa: BLE001 - Redis down: the periodic rebuild catches up
-        log.warning("could not enqueue a status snapshot rebuild", exc_info=True)
+        queued = redis_guard.client_for(settings.CACHES["default"]["LOCATION"]).set(store._key("queued"), 1, nx=True, ex=QUEUED_TTL)
+    except Exception:  # noqa: BLE001
+        redis_guard.cache.failed("queueing a status snapshot rebuild")
+        return
+    redis_guard.cache.succeeded()
+    if queued:
+        redis_guard.publish(rebuild_public_snapshot, queue="snapshots", countdown=COALESCE_SECONDS)
 
 
 def clear_queued() -> None:
