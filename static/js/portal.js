@@ -116,6 +116,13 @@
     tick();
   });
 
+  // Plain (non-htmx) forms that destroy something ask first: data-confirm="Delete this probe?".
+  document.addEventListener("submit", function (evt) {
+    var form = evt.target;
+    if (!form || !form.matches || !form.matches("form[data-confirm]") || form.hasAttribute("hx-post")) return;
+    if (!window.confirm(form.getAttribute("data-confirm"))) evt.preventDefault();
+  });
+
   document.addEventListener("DOMContentLoaded", function () { paintSeverities(); tick(); });
   setInterval(tick, 1000);
 })();
