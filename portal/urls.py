@@ -4,6 +4,8 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerView
 
+from incidents.integrations.pagerduty import views as pagerduty_views
+
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
@@ -15,5 +17,7 @@ urlpatterns = [
     path("status/", include("incidents.public.urls")),
     path("api/v2/", include("incidents.public.api_urls")),
     path("integrations/", include("incidents.integrations.urls")),
+    # PagerDuty Events API v1 at PagerDuty's own path, so senders change only the host.
+    path("generic/2010-04-15/create_event.json", pagerduty_views.create_event_v1, name="pagerduty-v1-create-event"),
     path("", include("incidents.urls")),
 ]
