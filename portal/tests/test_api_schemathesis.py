@@ -35,7 +35,8 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from incidents import services
-from incidents.models import Impact, MessageTemplate, Severity, Visibility
+from incidents.integrations import services as integration_services
+from incidents.models import Alert, Impact, IntegrationKind, MessageTemplate, Severity, Visibility
 from portal.models import ApiToken, TokenScope
 from portal.tests.factories import ServiceFactory, ServiceGroupFactory, TeamFactory, UserFactory
 
@@ -71,6 +72,9 @@ def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
         title="Database upgrade", scheduled_start=now + timedelta(days=1), scheduled_end=now + timedelta(days=1, hours=2),
         services=[db], by=manager,
     )  # fmt: skip
+    integration, _secret = integration_services.integration_create(kind=IntegrationKind.ALERTMANAGER, name="prometheus", by=manager)
+    integration_services.integration_send_sample(integration=integration, by=manager)
+    integration_services.delivery_process(delivery_id=integration.deliveries.get().pk)
     _, raw = ApiToken.issue(user=manager, name="fuzz", scope=TokenScope.WRITE)
     spare, _ = ApiToken.issue(user=manager, name="spare", scope=TokenScope.READ)  # the one DELETE may revoke
     incident_refs = [first.reference, str(second.pk)]
@@ -87,6 +91,9 @@ def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
         ("teams", "slug"): ["payments"],
         ("users", "id"): [str(manager.pk), str(responder.pk)],
         ("tokens", "id"): [str(spare.pk)],
+        ("integrations", "id"): [str(integration.pk)],
+        ("integrations", "delivery_id"): [str(pk) for pk in integration.deliveries.values_list("pk", flat=True)],
+        ("alerts", "id"): [str(pk) for pk in Alert.objects.values_list("pk", flat=True)],
     }
     return raw, real
 
