@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents import templating
 from incidents.api.fields import SlugRef, is_number, refuse_unstorable
 from incidents.models import (
     ActionItem,
@@ -36,6 +37,7 @@ from incidents.models import (
     TimelineEvent,
     Visibility,
 )
+from portal.errors import ValidationFailed
 from portal.fields import CleanCharField, CleanMultilineCharField, CleanTextModelSerializer
 from portal.models import Team, display_name
 
@@ -218,6 +220,16 @@ class MessageTemplateSerializer(CleanTextModelSerializer):
     class Meta:
         model = MessageTemplate
         fields = ["id", "kind", "name", "status", "body", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        kind = attrs.get("kind", getattr(self.instance, "kind", ""))
+        body = attrs.get("body", getattr(self.instance, "body", ""))
+        try:
+            templating.check_body(body, kind)
+        except ValidationFailed as exc:
+            raise serializers.ValidationError(exc.fields) from None
+        return attrs
 
 
 # --- incidents: output -------------------------------------------------------------------
@@ -435,11 +447,26 @@ class PinInput(serializers.Serializer):
 
 
 class PublicUpdateInput(serializers.Serializer):
-    body = CleanMultilineCharField(max_length=20_000)
+    template = serializers.CharField(
+        required=False, max_length=120, help_text="A message template's id or name: its body and status, filled in, unless overridden here."
+    )
+    values = serializers.DictField(
+        child=CleanCharField(max_length=500), required=False, default=dict,
+        help_text='Placeholder values only the author knows, e.g. {"next_update": "2024-05-01T12:30:00Z", "eta": "within the hour"}; they override computed ones.',
+    )  # fmt: skip
+    timezone = serializers.CharField(required=False, max_length=64, allow_null=True, default=None, help_text="IANA time zone the template's times are written in.")
+    body = CleanMultilineCharField(max_length=20_000, required=False)
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False, allow_null=True, default=None)
     components = ImpactInput(many=True, required=False, default=list)
     display_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     reason = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("template") and not attrs.get("body"):
+            raise serializers.ValidationError({"body": ["Give a body, or a template to fill in."]})
+        if len(attrs.get("values", {})) > 20:
+            raise serializers.ValidationError({"values": ["At most 20 values."]})
+        return attrs
 
 
 # --- maintenance --------------------------------------------------------------------------

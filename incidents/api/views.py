@@ -12,7 +12,7 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents import selectors, services
+from incidents import selectors, services, templating
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter, MaintenanceFilter
 from incidents.models import (
@@ -25,6 +25,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from portal.errors import ValidationFailed
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination, TimelineCursorPagination
 
@@ -84,6 +85,16 @@ class ServiceViewSet(ConfigViewSet):
         context = super().get_serializer_context()
         context["statuses"] = selectors.service_statuses()
         return context
+
+
+def _message_template(ref: str) -> MessageTemplate:
+    """A template by id or name, or a field error."""
+    template = MessageTemplate.objects.filter(name=ref).first()
+    if template is None and ref.isascii() and ref.isdigit() and len(ref) < 18:
+        template = MessageTemplate.objects.filter(pk=int(ref)).first()
+    if template is None:
+        raise ValidationFailed("No such message template.", fields={"template": [f"No message template with id or name {ref!r}."]})
+    return template
 
 
 class MessageTemplateViewSet(ConfigViewSet):
@@ -217,10 +228,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             qs = incident.public_updates.select_related("author").prefetch_related("components__service")
             return Response(s.PublicUpdateSerializer(qs, many=True).data)
         data = self._input(s.PublicUpdateInput)
+        body, update_status = data.get("body"), data["status"]
+        if data.get("template"):
+            body, update_status = templating.incident_update_from_template(
+                incident=incident, template=_message_template(data["template"]), body=body, status=update_status,
+                values=data["values"], timezone_name=data["timezone"],
+            )  # fmt: skip
         update = services.incident_post_update(
             incident=incident,
-            body=data["body"],
-            status=data["status"],
+            body=body,
+            status=update_status,
             components={item["service"]: item["impact"] for item in data["components"]},
             display_at=data["display_at"],
             by=request.user,
@@ -305,7 +322,6 @@ class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         pk = Incident.id_from_reference(data["incident"])
         incident = Incident.objects.filter(pk=pk).first() if pk is not None else None
         if incident is None:
-            from portal.errors import ValidationFailed
 
             raise ValidationFailed("No such incident.", fields={"incident": [f"No incident {data['incident']!r}."]})
         postmortem = services.postmortem_start(incident=incident, by=request.user)
