@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("incidents.api.urls")),
     path("", include("incidents.integrations.api")),
     path("", include("portal.api")),
+    path("", include("portal.config.api")),
 ]
