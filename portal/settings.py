@@ -288,6 +288,8 @@ SPECTACULAR_SETTINGS = {
         "AlertStatusEnum": "incidents.models.AlertStatus",
         "DeliveryStatusEnum": "incidents.models.DeliveryStatus",
         "IntegrationKindEnum": "incidents.models.IntegrationKind",
+        "OrgRoleEnum": "portal.models.OrgRole",
+        "IncidentRoleEnum": "incidents.models.IncidentRole",
     },
     "EXTENSIONS_INFO": {},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.add_error_responses"],
