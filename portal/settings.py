@@ -211,6 +211,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     # Catches up after Redis or the broker was down when a public change happened,
     # and rolls the uptime bars and "today" over.
     "public-status-snapshot": {"task": "incidents.public.rebuild_snapshot", "schedule": 60.0, "options": {"expires": 50}},
+    # Recurring maintenance: the next occurrences become windows (incidents/services/recurrence.py).
+    "maintenance-recurrences": {"task": "incidents.materialise_maintenance_recurrences", "schedule": 3600.0, "options": {"expires": 3000}},
     # Tells whether beat and a worker are both alive (portal/tasks.py).
     "portal-beat-heartbeat": {
         "task": "portal.tasks.beat_heartbeat",

@@ -18,6 +18,7 @@ from incidents.api.filters import IncidentFilter, MaintenanceFilter
 from incidents.models import (
     ActionItem,
     Incident,
+    MaintenanceRecurrence,
     MessageTemplate,
     Postmortem,
     Service,
@@ -25,6 +26,7 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.services import recurrence as recurrence_services
 from portal.errors import ValidationFailed
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination, TimelineCursorPagination
@@ -358,3 +360,28 @@ class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         serializer.is_valid(raise_exception=True)
         item = services.action_item_update(item=self.get_object(), by=request.user, **serializer.validated_data)
         return _reply(s.ActionItemSerializer, item)
+
+
+class MaintenanceRecurrenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Recurring maintenance (responders write, as for windows); its next
+    occurrences are listed as ordinary maintenance windows."""
+
+    serializer_class = s.MaintenanceRecurrenceSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return MaintenanceRecurrence.objects.prefetch_related("services")
+
+    @extend_schema(summary="Create a recurring maintenance", request=s.MaintenanceRecurrenceInput, responses={201: s.MaintenanceRecurrenceSerializer})
+    def create(self, request: Request) -> Response:
+        data = s.MaintenanceRecurrenceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = dict(data.validated_data)
+        given["timezone_name"] = given.pop("timezone")
+        recurrence = recurrence_services.maintenance_recurrence_create(by=request.user, **given)
+        return _reply(s.MaintenanceRecurrenceSerializer, recurrence, code=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Delete a recurring maintenance", description="Windows already materialised stay.", responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -38,6 +38,7 @@ from schemathesis.specs.openapi.checks import (
 from incidents import services
 from incidents.integrations import services as integration_services
 from incidents.models import Alert, Impact, IntegrationKind, MessageTemplate, Severity, Visibility
+from incidents.services.recurrence import maintenance_recurrence_create
 from portal.models import ApiToken, TokenScope
 from portal.tests.factories import ServiceFactory, ServiceGroupFactory, TeamFactory, UserFactory
 
@@ -76,6 +77,10 @@ def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
     integration, _secret = integration_services.integration_create(kind=IntegrationKind.ALERTMANAGER, name="prometheus", by=manager)
     integration_services.integration_send_sample(integration=integration, by=manager)
     integration_services.delivery_process(delivery_id=integration.deliveries.get().pk)
+    recurrence = maintenance_recurrence_create(
+        title="Weekly patching", rule="FREQ=WEEKLY;BYDAY=TU", first_start=now + timedelta(days=2), duration=timedelta(hours=1),
+        services=[db], by=manager,
+    )  # fmt: skip
     _, raw = ApiToken.issue(user=manager, name="fuzz", scope=TokenScope.WRITE)
     spare, _ = ApiToken.issue(user=manager, name="spare", scope=TokenScope.READ)  # the one DELETE may revoke
     incident_refs = [first.reference, str(second.pk)]
@@ -93,6 +98,7 @@ def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
         ("users", "id"): [str(manager.pk), str(responder.pk)],
         ("tokens", "id"): [str(spare.pk)],
         ("integrations", "id"): [str(integration.pk)],
+        ("maintenance-recurrences", "id"): [str(recurrence.pk)],
         ("integrations", "delivery_id"): [str(pk) for pk in integration.deliveries.values_list("pk", flat=True)],
         ("alerts", "id"): [str(pk) for pk in Alert.objects.values_list("pk", flat=True)],
     }
