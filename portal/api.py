@@ -9,13 +9,15 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, serializers, status, viewsets
+from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
+from portal import people
 from portal.errors import NotAllowed
 from portal.fields import CleanCharField, CleanTextModelSerializer
-from portal.models import ApiToken, OrgRole, Team, TokenScope, display_name, role_of
+from portal.models import ApiToken, OrgRole, Team, TokenScope, display_name, has_role, role_of
 
 User = get_user_model()
 
@@ -74,11 +76,64 @@ class TeamViewSet(viewsets.ReadOnlyModelViewSet):
     lookup_value_regex = r"[-a-zA-Z0-9_]+"  # only what a SlugField holds reaches the query
 
 
-class UserViewSet(viewsets.ReadOnlyModelViewSet):
+class PersonSerializer(UserSerializer):
+    """What a manager sees of an account they changed."""
+
+    class Meta(UserSerializer.Meta):
+        fields = [*UserSerializer.Meta.fields, "email", "is_active"]
+
+
+class PersonChangeInput(serializers.Serializer):
+    email = serializers.EmailField(required=False, allow_blank=True)
+    first_name = CleanCharField(max_length=150, required=False, allow_blank=True)
+    last_name = CleanCharField(max_length=150, required=False, allow_blank=True)
+    role = serializers.ChoiceField(choices=OrgRole.choices, required=False)
+    teams = serializers.ListField(child=serializers.SlugField(max_length=50), required=False, max_length=100)
+    is_active = serializers.BooleanField(required=False)
+
+
+class PersonCreateInput(PersonChangeInput):
+    username = serializers.RegexField(r"^[\w.@+-]+\Z", max_length=150)
+    invite = serializers.BooleanField(default=False, help_text="Email an invitation with a link to choose a password.")
+    is_active = None  # type: ignore[assignment]
+
+
+class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
+    """Everyone reads the active people; managers create, change, deactivate and invite."""
+
     serializer_class = UserSerializer
+    write_role = OrgRole.MANAGER
 
     def get_queryset(self) -> QuerySet[Any]:
-        return User.objects.filter(is_active=True).select_related("membership").prefetch_related("teams").order_by("username")
+        qs = User.objects.select_related("membership").prefetch_related("teams").order_by("username")
+        return qs if self.action != "list" or has_role(self.request.user, OrgRole.MANAGER) and self.request.query_params.get("active") == "all" else qs.filter(is_active=True)
+
+    @extend_schema(summary="Create a person", request=PersonCreateInput, responses={201: PersonSerializer})
+    def create(self, request: Request) -> Response:
+        data = PersonCreateInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        user = people.person_create(by=request.user, **data.validated_data)
+        return Response(PersonSerializer(user).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Change a person: role, teams, names, email, active", request=PersonChangeInput, responses=PersonSerializer)
+    def partial_update(self, request: Request, pk: str) -> Response:
+        data = PersonChangeInput(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        user = people.person_update(user=self.get_object(), by=request.user, **data.validated_data)
+        return Response(PersonSerializer(user).data)
+
+    @extend_schema(summary="Deactivate a person", description="They can no longer sign in, and their API tokens stop working.", request=None, responses=PersonSerializer)
+    @action(detail=True, methods=["post"])
+    def deactivate(self, request: Request, pk: str) -> Response:
+        user = people.person_update(user=self.get_object(), by=request.user, is_active=False)
+        return Response(PersonSerializer(user).data)
+
+    @extend_schema(summary="Email a person an invitation", request=None, responses={202: PersonSerializer})
+    @action(detail=True, methods=["post"])
+    def invite(self, request: Request, pk: str) -> Response:
+        user = self.get_object()
+        people.person_invite(user=user, by=request.user)
+        return Response(PersonSerializer(user).data, status=status.HTTP_202_ACCEPTED)
 
 
 class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):

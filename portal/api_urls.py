@@ -10,4 +10,5 @@ urlpatterns = [
     path("", include("incidents.oncall.api")),
     path("", include("runbooks.api.urls")),
     path("", include("health.api_urls")),
+    path("", include("portal.config.api")),
 ]

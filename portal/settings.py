@@ -242,6 +242,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "notify-sweep-deliveries": {"task": "notify.sweep_deliveries", "schedule": 30.0, "options": {"expires": 29}},
     # Runbook steps whose worker died become "outcome unknown"; approved steps whose enqueue was lost are queued again.
     "runbooks-sweep": {"task": "runbooks.sweep", "schedule": 30.0, "options": {"expires": 25}},
+    # Recurring maintenance: the next occurrences become windows (incidents/services/recurrence.py).
+    "maintenance-recurrences": {"task": "incidents.materialise_maintenance_recurrences", "schedule": 3600.0, "options": {"expires": 3000}},
     # Tells whether beat and a worker are both alive (portal/tasks.py).
     "portal-beat-heartbeat": {
         "task": "portal.tasks.beat_heartbeat",
@@ -364,6 +366,11 @@ SPECTACULAR_SETTINGS = {
         # a probe's on_recovery and an integration's resolve_policy: the same two choices
         "ResolvePolicyEnum": "incidents.models.ResolvePolicy",
         "ProbeOutcomeEnum": "health.models.Outcome",
+        "AlertStatusEnum": "incidents.models.AlertStatus",
+        "DeliveryStatusEnum": "incidents.models.DeliveryStatus",
+        "IntegrationKindEnum": "incidents.models.IntegrationKind",
+        "OrgRoleEnum": "portal.models.OrgRole",
+        "IncidentRoleEnum": "incidents.models.IncidentRole",
     },
     "EXTENSIONS_INFO": {},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.add_error_responses"],

@@ -5,6 +5,7 @@ from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView
 
 from health import observability_views
+from incidents.integrations.pagerduty import views as pagerduty_views
 from portal.api_docs import api_docs
 
 urlpatterns = [
@@ -22,5 +23,7 @@ urlpatterns = [
     path("integrations/", include("incidents.integrations.urls")),
     path("oncall/", include("incidents.oncall.urls")),
     path("runbooks/", include("runbooks.urls")),
+    # PagerDuty Events API v1 at PagerDuty's own path, so senders change only the host.
+    path("generic/2010-04-15/create_event.json", pagerduty_views.create_event_v1, name="pagerduty-v1-create-event"),
     path("", include("incidents.urls")),
 ]

@@ -13,6 +13,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from incidents import templating
 from incidents.api.fields import SlugRef, is_number, refuse_unstorable
 from incidents.models import (
     ActionItem,
@@ -22,6 +23,7 @@ from incidents.models import (
     Incident,
     IncidentRole,
     IncidentStatus,
+    MaintenanceRecurrence,
     MaintenanceStatus,
     MaintenanceWindow,
     MessageTemplate,
@@ -36,6 +38,7 @@ from incidents.models import (
     TimelineEvent,
     Visibility,
 )
+from portal.errors import ValidationFailed
 from portal.fields import CleanCharField, CleanMultilineCharField, CleanTextModelSerializer, format_datetime
 from portal.models import Team, display_name
 
@@ -186,6 +189,16 @@ class MessageTemplateSerializer(CleanTextModelSerializer):
     class Meta:
         model = MessageTemplate
         fields = ["id", "kind", "name", "status", "body", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        attrs = super().validate(attrs)
+        kind = attrs.get("kind", getattr(self.instance, "kind", ""))
+        body = attrs.get("body", getattr(self.instance, "body", ""))
+        try:
+            templating.check_body(body, kind)
+        except ValidationFailed as exc:
+            raise serializers.ValidationError(exc.fields) from None
+        return attrs
 
 
 # --- incidents: output -------------------------------------------------------------------
@@ -400,11 +413,26 @@ class PinInput(serializers.Serializer):
 
 
 class PublicUpdateInput(serializers.Serializer):
-    body = CleanMultilineCharField(max_length=20_000)
+    template = serializers.CharField(
+        required=False, max_length=120, help_text="A message template's id or name: its body and status, filled in, unless overridden here."
+    )
+    values = serializers.DictField(
+        child=CleanCharField(max_length=500), required=False, default=dict,
+        help_text='Placeholder values only the author knows, e.g. {"next_update": "2024-05-01T12:30:00Z", "eta": "within the hour"}; they override computed ones.',
+    )  # fmt: skip
+    timezone = serializers.CharField(required=False, max_length=64, allow_null=True, default=None, help_text="IANA time zone the template's times are written in.")
+    body = CleanMultilineCharField(max_length=20_000, required=False)
     status = serializers.ChoiceField(choices=IncidentStatus.choices, required=False, allow_null=True, default=None)
     components = ImpactInput(many=True, required=False, default=list)
     display_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     reason = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=2000)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("template") and not attrs.get("body"):
+            raise serializers.ValidationError({"body": ["Give a body, or a template to fill in."]})
+        if len(attrs.get("values", {})) > 20:
+            raise serializers.ValidationError({"values": ["At most 20 values."]})
+        return attrs
 
 
 # --- maintenance --------------------------------------------------------------------------
@@ -417,6 +445,33 @@ class MaintenanceWindowSerializer(serializers.ModelSerializer):
             "id", "title", "description", "services", "scheduled_start", "scheduled_end", "status", "visibility",
             "started_at", "completed_at", "created_at", "updated_at",
         ]  # fmt: skip
+
+
+class MaintenanceRecurrenceSerializer(serializers.ModelSerializer):
+    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    next_windows = serializers.SerializerMethodField(help_text="Ids and starts of the windows materialised ahead.")
+
+    class Meta:
+        model = MaintenanceRecurrence
+        fields = ["id", "title", "description", "services", "rule", "first_start", "timezone", "duration", "visibility",
+                  "horizon_days", "next_windows", "created_at"]  # fmt: skip
+
+    @extend_schema_field({"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "scheduled_start": {"type": "string", "format": "date-time"}}}})
+    def get_next_windows(self, recurrence: MaintenanceRecurrence) -> list[dict[str, Any]]:
+        rows = recurrence.windows.filter(status=MaintenanceStatus.SCHEDULED).order_by("scheduled_start").values("id", "scheduled_start")[:20]
+        return [{"id": r["id"], "scheduled_start": r["scheduled_start"].isoformat()} for r in rows]
+
+
+class MaintenanceRecurrenceInput(serializers.Serializer):
+    title = CleanCharField(max_length=200)
+    description = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=20_000)
+    services = ServiceRefField(many=True, allow_empty=False)
+    rule = serializers.CharField(max_length=500, help_text="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=TU or FREQ=MONTHLY;BYDAY=1SU")
+    first_start = serializers.DateTimeField(help_text="The first occurrence; its local time of day in `timezone` repeats.")
+    timezone = serializers.CharField(max_length=64, default="UTC")
+    duration = serializers.DurationField(help_text="e.g. 02:00:00")
+    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
+    horizon_days = serializers.IntegerField(min_value=1, max_value=366, default=35)
 
 
 class MaintenanceInput(serializers.Serializer):

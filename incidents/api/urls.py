@@ -11,6 +11,7 @@ router.register("services", views.ServiceViewSet, basename="service")
 router.register("message-templates", views.MessageTemplateViewSet, basename="message-template")
 router.register("incidents", views.IncidentViewSet, basename="incident")
 router.register("maintenance-windows", views.MaintenanceViewSet, basename="maintenance")
+router.register("maintenance-recurrences", views.MaintenanceRecurrenceViewSet, basename="maintenance-recurrence")
 router.register("postmortems", views.PostmortemViewSet, basename="postmortem")
 router.register("action-items", views.ActionItemViewSet, basename="action-item")
 

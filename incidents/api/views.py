@@ -12,12 +12,13 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from incidents import selectors, services
+from incidents import selectors, services, templating
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter, MaintenanceFilter
 from incidents.models import (
     ActionItem,
     Incident,
+    MaintenanceRecurrence,
     MessageTemplate,
     Postmortem,
     Service,
@@ -25,6 +26,8 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.services import recurrence as recurrence_services
+from portal.errors import ValidationFailed
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination, TimelineCursorPagination
 
@@ -120,6 +123,16 @@ class ServiceViewSet(ConfigViewSet):
         context = super().get_serializer_context()
         context["statuses"] = selectors.service_statuses()
         return context
+
+
+def _message_template(ref: str) -> MessageTemplate:
+    """A template by id or name, or a field error."""
+    template = MessageTemplate.objects.filter(name=ref).first()
+    if template is None and ref.isascii() and ref.isdigit() and len(ref) < 18:
+        template = MessageTemplate.objects.filter(pk=int(ref)).first()
+    if template is None:
+        raise ValidationFailed("No such message template.", fields={"template": [f"No message template with id or name {ref!r}."]})
+    return template
 
 
 class MessageTemplateViewSet(ConfigViewSet):
@@ -257,10 +270,16 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             qs = incident.public_updates.select_related("author").prefetch_related("components__service")
             return Response(s.PublicUpdateSerializer(qs, many=True).data)
         data = self._input(s.PublicUpdateInput)
+        body, update_status = data.get("body"), data["status"]
+        if data.get("template"):
+            body, update_status = templating.incident_update_from_template(
+                incident=incident, template=_message_template(data["template"]), body=body, status=update_status,
+                values=data["values"], timezone_name=data["timezone"],
+            )  # fmt: skip
         update = services.incident_post_update(
             incident=incident,
-            body=data["body"],
-            status=data["status"],
+            body=body,
+            status=update_status,
             components={item["service"]: item["impact"] for item in data["components"]},
             display_at=data["display_at"],
             by=request.user,
@@ -345,7 +364,6 @@ class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         pk = Incident.id_from_reference(data["incident"])
         incident = Incident.objects.filter(pk=pk).first() if pk is not None else None
         if incident is None:
-            from portal.errors import ValidationFailed
 
             raise ValidationFailed("No such incident.", fields={"incident": [f"No incident {data['incident']!r}."]})
         postmortem = services.postmortem_start(incident=incident, by=request.user)
@@ -382,3 +400,28 @@ class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         serializer.is_valid(raise_exception=True)
         item = services.action_item_update(item=self.get_object(), by=request.user, **serializer.validated_data)
         return _reply(s.ActionItemSerializer, item)
+
+
+class MaintenanceRecurrenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    """Recurring maintenance (responders write, as for windows); its next
+    occurrences are listed as ordinary maintenance windows."""
+
+    serializer_class = s.MaintenanceRecurrenceSerializer
+    pagination_class = None
+
+    def get_queryset(self) -> QuerySet[Any]:
+        return MaintenanceRecurrence.objects.prefetch_related("services")
+
+    @extend_schema(summary="Create a recurring maintenance", request=s.MaintenanceRecurrenceInput, responses={201: s.MaintenanceRecurrenceSerializer})
+    def create(self, request: Request) -> Response:
+        data = s.MaintenanceRecurrenceInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        given = dict(data.validated_data)
+        given["timezone_name"] = given.pop("timezone")
+        recurrence = recurrence_services.maintenance_recurrence_create(by=request.user, **given)
+        return _reply(s.MaintenanceRecurrenceSerializer, recurrence, code=status.HTTP_201_CREATED)
+
+    @extend_schema(summary="Delete a recurring maintenance", description="Windows already materialised stay.", responses={204: None})
+    def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        self.get_object().delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -7,13 +7,14 @@ from typing import Any
 from incidents.integrations.alertmanager import parser as alertmanager
 from incidents.integrations.common import PayloadInvalid, Signal
 from incidents.integrations.generic import parser as generic
-from incidents.integrations.pagerduty import events_v2, webhooks_v3
+from incidents.integrations.pagerduty import events_v1, events_v2, webhooks_v3
 from incidents.models import Delivery, IntegrationKind
 from portal import parsers as portal_parsers
 
 VALIDATORS = {
     IntegrationKind.ALERTMANAGER: alertmanager.validate,
-    IntegrationKind.PAGERDUTY_EVENTS_V2: events_v2.validate,
+    # One PagerDuty Events integration takes v1 and v2 events with the same key.
+    IntegrationKind.PAGERDUTY_EVENTS_V2: lambda event: (events_v1 if events_v1.is_v1(event) else events_v2).validate(event),
     IntegrationKind.PAGERDUTY_WEBHOOK_V3: webhooks_v3.validate,
     IntegrationKind.GENERIC_JSON: generic.validate,
 }
@@ -43,7 +44,8 @@ def signals_of(delivery: Delivery) -> tuple[list[Signal], list[str]]:
     if integration.kind == IntegrationKind.ALERTMANAGER:
         return alertmanager.parse(payload, group_by=group_by), skipped
     if integration.kind == IntegrationKind.PAGERDUTY_EVENTS_V2:
-        signals = events_v2.parse(payload, received_at=delivery.received_at, assigned_key=delivery.assigned_key, group_by=group_by)
+        events = events_v1 if events_v1.is_v1(payload) else events_v2
+        signals = events.parse(payload, received_at=delivery.received_at, assigned_key=delivery.assigned_key, group_by=group_by)
         return signals, skipped
     if integration.kind == IntegrationKind.PAGERDUTY_WEBHOOK_V3:
         return webhooks_v3.parse(payload, received_at=delivery.received_at), skipped

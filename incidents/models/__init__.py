@@ -30,7 +30,7 @@ from incidents.models.incident import (
     TimelineEvent,
     TimelineKind,
 )
-from incidents.models.maintenance import MaintenanceWindow
+from incidents.models.maintenance import MaintenanceRecurrence, MaintenanceWindow
 from incidents.models.messaging import MessageTemplate, MessageTemplateKind
 from incidents.models.notify import (
     Channel,
@@ -107,6 +107,7 @@ __all__ = [
     "IncidentService",
     "IncidentStatus",
     "MaintenanceStatus",
+    "MaintenanceRecurrence",
     "MaintenanceWindow",
     "MessageTemplate",
     "MessageTemplateKind",

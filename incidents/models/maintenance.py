@@ -17,6 +17,9 @@ class MaintenanceWindow(models.Model):
     visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PUBLIC)
     started_at = models.DateTimeField(null=True, blank=True)
     completed_at = models.DateTimeField(null=True, blank=True)
+    # Set on windows materialised from a recurrence; the unique constraint below
+    # makes materialising twice (two beat runs, two workers) create one window.
+    recurrence = models.ForeignKey("MaintenanceRecurrence", null=True, blank=True, on_delete=models.SET_NULL, related_name="windows")
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
@@ -24,7 +27,8 @@ class MaintenanceWindow(models.Model):
     class Meta:
         ordering = ["-scheduled_start"]
         constraints = [
-            models.CheckConstraint(condition=models.Q(scheduled_end__gt=models.F("scheduled_start")), name="maintenance_end_after_start")
+            models.CheckConstraint(condition=models.Q(scheduled_end__gt=models.F("scheduled_start")), name="maintenance_end_after_start"),
+            models.UniqueConstraint(fields=["recurrence", "scheduled_start"], name="maintenance_once_per_occurrence"),
         ]
         indexes = [
             # upcoming and active windows: WHERE status <> 'completed' ORDER BY scheduled_start
@@ -33,3 +37,29 @@ class MaintenanceWindow(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class MaintenanceRecurrence(models.Model):
+    """A maintenance that repeats, as an RFC 5545 rule (python-dateutil), e.g.
+    "FREQ=WEEKLY;BYDAY=TU" from a first start of Tuesday 02:00 in `timezone`.
+    Its next occurrences are materialised as ordinary windows (so the status page,
+    `scheduled-maintenances*.json` and the window's life cycle need nothing new);
+    a window knows its recurrence, at most once per start."""
+
+    title = models.CharField(max_length=200)
+    description = models.TextField(blank=True)
+    services = models.ManyToManyField(Service, related_name="maintenance_recurrences")
+    rule = models.CharField(max_length=500, help_text="RFC 5545 RRULE, e.g. FREQ=MONTHLY;BYDAY=1SU")
+    first_start = models.DateTimeField(help_text="The first occurrence; its local time of day repeats.")
+    timezone = models.CharField(max_length=64, default="UTC")
+    duration = models.DurationField()
+    visibility = models.CharField(max_length=8, choices=Visibility.choices, default=Visibility.PUBLIC)
+    horizon_days = models.PositiveSmallIntegerField(default=35, help_text="Occurrences this far ahead are materialised.")
+    created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["title", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.title} ({self.rule})"

@@ -15,7 +15,8 @@ class MessageTemplateKind(models.TextChoices):
 
 
 class MessageTemplate(models.Model):
-    """A reusable public message. `{title}`, `{services}` and `{status}` are filled in."""
+    """A reusable public message; its placeholders (`{title}`, `{services}`, ...) are
+    listed and filled in by `incidents.templating`, and checked when it is saved."""
 
     kind = models.CharField(max_length=24, choices=MessageTemplateKind.choices)
     name = models.CharField(max_length=120, unique=True)

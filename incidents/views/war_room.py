@@ -13,7 +13,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from incidents import forms as f
-from incidents import selectors, services
+from incidents import selectors, services, templating
 from incidents.integrations import selectors as alert_selectors
 from incidents.models import (
     Impact,
@@ -35,7 +35,6 @@ from incidents.views.common import (
     _page_context,
     _partial,
     _require,
-    _status_label,
 )
 from portal.errors import DomainError
 from portal.markdown import render_markdown
@@ -219,15 +218,10 @@ def incident_pin(request: HttpRequest, ref: str, event_id: int) -> HttpResponse:
 
 
 def _fill_template(template: MessageTemplate, incident: Incident) -> str:
-    # Only the three documented placeholders are replaced: a template may hold
-    # other braces (JSON, code) that str.format would choke on.
-    names = ", ".join(i.service.name for i in incident.impacts.all() if i.service.is_public) or "our services"
-    status = template.status or incident.status
-    return (
-        template.body.replace("{title}", incident.title)
-        .replace("{services}", names)
-        .replace("{status}", _status_label(status).lower())
-    )
+    # A draft for the composer: values only the author knows ({next_update}, {eta})
+    # stay as placeholders to be written over.
+    values = templating.incident_values(incident, status=template.status or incident.status, tz=templating.zone(None))
+    return templating.fill(template.body, values, kind=template.kind, keep_missing=True)
 
 
 @login_required

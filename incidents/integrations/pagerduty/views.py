@@ -1,4 +1,4 @@
-"""PagerDuty receivers: an Events API v2-compatible enqueue endpoint, and v3 webhooks."""
+"""PagerDuty receivers: Events API v1 and v2-compatible endpoints, and v3 webhooks."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from django.views.decorators.http import require_POST
 
 from incidents.integrations import parsing, receiving, services
 from incidents.integrations.common import PayloadInvalid
-from incidents.integrations.pagerduty import events_v2, webhooks_v3
+from incidents.integrations.pagerduty import events_v1, events_v2, webhooks_v3
 from incidents.models import IntegrationKind
 from portal.text import clean_text
 
@@ -52,6 +52,46 @@ def enqueue(request: HttpRequest) -> HttpResponse:
     except receiving.Refused as exc:
         return JsonResponse({"status": "error", "message": exc.message}, status=exc.status)
     return JsonResponse({"status": "success", "message": "Event processed", "dedup_key": dedup_key or assigned}, status=202)
+
+
+@csrf_exempt
+@require_POST
+def create_event_v1(request: HttpRequest) -> HttpResponse:
+    """`POST /generic/2010-04-15/create_event.json`, PagerDuty's v1 path and answers:
+    200 with the incident key once stored, 400 "invalid event" (senders drop it),
+    403 "throttle event" over the rate limit (v1 senders, Alertmanager among them,
+    retry a 403), 5xx when it could not be stored."""
+    try:
+        body = receiving.read_body(request)
+    except receiving.Refused as exc:
+        return JsonResponse({"status": "invalid event", "message": exc.message, "errors": [exc.message]}, status=exc.status)
+    try:
+        event = parsing.load_json(body)
+        events_v1.validate(event)
+    except PayloadInvalid as exc:
+        return _pd_invalid(exc.errors)
+    try:
+        integration = receiving.find_integration(event["service_key"], (IntegrationKind.PAGERDUTY_EVENTS_V2,))
+        receiving.check_rate(integration)
+    except receiving.Refused as exc:
+        if exc.status == 429:
+            response = JsonResponse({"status": "throttle event", "message": "Requests for this service are arriving too quickly.  Please retry later."}, status=403)
+            response["Retry-After"] = str(exc.retry_after or 60)
+            return response
+        if exc.status == 503:
+            return JsonResponse({"status": "error", "message": exc.message}, status=503)
+        return _pd_invalid(["Service key is invalid" if exc.status == 401 else exc.message])
+    incident_key = clean_text(event.get("incident_key"), max_length=255)
+    assigned = "" if incident_key else services.new_dedup_key()
+    try:
+        receiving.guarded(
+            lambda: services.delivery_store(
+                integration=integration, body=body.decode(), headers=receiving.headers_of_interest(request.META), assigned_key=assigned
+            )
+        )
+    except receiving.Refused as exc:
+        return JsonResponse({"status": "error", "message": exc.message}, status=exc.status)
+    return JsonResponse({"status": "success", "message": "Event processed", "incident_key": incident_key or assigned}, status=200)
 
 
 @csrf_exempt

@@ -194,3 +194,37 @@ receivers:
     assert not Delivery.objects.exclude(status="processed").exists()
     agents = set(Delivery.objects.values_list("headers__user-agent", flat=True))
     assert all(agent.startswith("Alertmanager/") for agent in agents)
+
+
+README = Path(__file__).resolve().parents[4] / "README.md"
+
+
+def readme_after_snippet() -> str:
+    """The README's migrated `service_key` route, exactly as documented."""
+    text = README.read_text()
+    marker = text.index("<!-- alertmanager-service-key-after -->")
+    start = text.index("```yaml\n", marker) + len("```yaml\n")
+    return text[start : text.index("```", start)]
+
+
+def test_the_readmes_migrated_service_key_route_reaches_the_portal(live_server, seeded_transactional_db, eager_tasks, alertmanager) -> None:
+    import yaml
+
+    integration, key = make(IntegrationKind.PAGERDUTY_EVENTS_V2, name="am-migrated")
+    snippet = readme_after_snippet()
+    assert "service_key" not in snippet and "routing_key: PORTAL_INTEGRATION_KEY_32_CHARS_" in snippet
+    config = yaml.safe_load(snippet.replace("https://portal.example.com", live_server.url).replace("PORTAL_INTEGRATION_KEY_32_CHARS_", key))
+    # Only the timings are the test's own, so that it runs in seconds.
+    config["global"]["resolve_timeout"] = "1m"
+    config["route"] = {"receiver": "pager", "group_by": ["alertname"], "group_wait": "100ms", "group_interval": "300ms", "repeat_interval": "1h"}
+    base = alertmanager(yaml.safe_dump(config))
+    alert = {"labels": {"alertname": "QueueStuck", "queue": "billing"}, "annotations": {"summary": "Billing queue stuck"},
+             "startsAt": rfc3339(datetime.now(UTC) - timedelta(seconds=5))}  # fmt: skip
+    post_alerts(base, [alert])
+    wait_for(lambda: Incident.objects.filter(alert_groups__integration=integration).exists(), 30, "the migrated route to open an incident")
+    incident = Incident.objects.get(alert_groups__integration=integration)
+    assert incident.title.startswith("[FIRING:1] QueueStuck")
+    assert incident.severity.name == "SEV2"  # v2's default severity "error", mapped by convention
+    post_alerts(base, [{**alert, "endsAt": rfc3339(datetime.now(UTC))}])
+    wait_for(lambda: Incident.objects.filter(pk=incident.pk, status=IncidentStatus.RESOLVED).exists(), 30, "the migrated route to resolve it")
+    assert not Delivery.objects.exclude(status="processed").exists()
