@@ -49,7 +49,7 @@ def _when(request: Request, name: str, default: datetime) -> datetime:
 def _people(user_ids: Any) -> dict[int, dict[str, str]]:
     from django.contrib.auth import get_user_model
 
-    return {u.pk: s.PersonSerializer.of(u) for u in get_user_model().objects.filter(pk__in=set(user_ids))}  # type: ignore[misc]
+    return {u.pk: s.OnCallPersonSerializer.of(u) for u in get_user_model().objects.filter(pk__in=set(user_ids))}  # type: ignore[misc]
 
 
 class ScheduleViewSet(viewsets.ModelViewSet):

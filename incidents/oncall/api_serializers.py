@@ -38,7 +38,7 @@ def _users() -> Any:
     return SlugRef(slug_field="username", queryset=User.objects.filter(is_active=True))
 
 
-class PersonSerializer(serializers.Serializer):
+class OnCallPersonSerializer(serializers.Serializer):
     username = serializers.CharField()
     name = serializers.CharField()
 
@@ -115,7 +115,7 @@ class ScheduleSerializer(CleanTextModelSerializer):
 
 
 class ShiftSerializer(serializers.Serializer):
-    user = PersonSerializer()
+    user = OnCallPersonSerializer()
     start = serializers.DateTimeField()
     end = serializers.DateTimeField()
     layer = serializers.CharField(help_text="The layer's name, or `override`.")
@@ -123,7 +123,7 @@ class ShiftSerializer(serializers.Serializer):
 
 class OnCallSerializer(serializers.Serializer):
     at = serializers.DateTimeField()
-    user = PersonSerializer(allow_null=True)
+    user = OnCallPersonSerializer(allow_null=True)
 
 
 class OverrideSerializer(CleanTextModelSerializer):
