@@ -45,6 +45,12 @@ def alert_list_qs(
     return qs.order_by("-last_received_at", "-id")
 
 
+def alert_severities() -> list[str]:
+    """The severities alerts arrived with, for the alerts page's filter."""
+    # Distinct over the column the (severity) filter already reads; a handful of values.
+    return sorted(set(Alert.objects.exclude(severity="").values_list("severity", flat=True).distinct()))
+
+
 def alert_detail_qs() -> QuerySet[Alert]:
     return Alert.objects.select_related("integration", "incident", "last_delivery").prefetch_related(
         Prefetch("events", queryset=AlertEvent.objects.select_related("delivery").order_by("-occurred_at", "-id"))

@@ -150,6 +150,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         "filters": {"status": status, "integration": integration_id, "severity": request.GET.get("severity", ""), "q": request.GET.get("q", "")},
         "statuses": [("open", "Open"), *AlertStatus.choices, ("all", "All")],
         "integrations": Integration.objects.order_by("name"),
+        "severities": selectors.alert_severities(),
     }
     if request.htmx:
         return render(request, "integrations/partials/alert_rows.html", context)

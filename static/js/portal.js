@@ -90,6 +90,23 @@
     tick();
   });
 
+  // After a change made in place (an htmx POST that succeeded), the page's flashed
+  // messages describe an earlier moment ("INC-7 declared."): take them away. A form
+  // marked data-reset-on-success is emptied, and data-clear-on-success names an
+  // element to empty with it (the preview). No inline handlers: the pages run
+  // under a Content-Security-Policy without inline scripts.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var detail = evt.detail || {};
+    var verb = detail.requestConfig ? detail.requestConfig.verb : "";
+    if (!detail.successful || !verb || verb === "get") return;
+    document.querySelectorAll("main > .messages").forEach(function (el) { el.remove(); });
+    var form = detail.elt;
+    if (!form || form.tagName !== "FORM" || !form.hasAttribute("data-reset-on-success")) return;
+    form.reset();
+    var clear = form.getAttribute("data-clear-on-success");
+    if (clear) document.querySelectorAll(clear).forEach(function (el) { el.innerHTML = ""; });
+  });
+
   document.addEventListener("DOMContentLoaded", tick);
   setInterval(tick, 1000);
 })();
