@@ -104,7 +104,7 @@ def integration_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 def integration_sample(request: HttpRequest, pk: int) -> HttpResponse:
     integration = _get_integration_for_manager(request, pk)
     delivery = services.integration_send_sample(integration=integration, by=request.user)
-    messages.success(request, f"Sample delivery {delivery.pk} stored and queued.")
+    messages.success(request, f"Sample delivery {delivery.pk} stored and queued. It is marked as a test: its incident never pages and resolves itself.")
     return redirect("integrations:detail", pk=integration.pk)
 
 
