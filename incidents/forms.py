@@ -6,6 +6,7 @@ from typing import Any
 
 from django import forms
 from django.contrib.auth import get_user_model
+from django.db.models import Case, IntegerField, Q, QuerySet, Value, When
 
 from incidents.models import (
     ActionItemPriority,
@@ -15,12 +16,15 @@ from incidents.models import (
     IncidentStatus,
     MaintenanceStatus,
     MessageTemplate,
+    MessageTemplateKind,
     PostmortemStatus,
     Service,
     Severity,
     Visibility,
 )
+from incidents.services import ALLOWED_TRANSITIONS
 from portal.fields import CleanFormCharField
+from portal.models import OrgRole
 
 User = get_user_model()
 
@@ -39,6 +43,28 @@ def active_users() -> Any:
     return User.objects.filter(is_active=True).order_by("username")
 
 
+def responders() -> Any:
+    """People who can hold an incident role: viewers read, they do not command."""
+    can_act = Q(is_superuser=True) | Q(membership__role__in=[OrgRole.RESPONDER, OrgRole.MANAGER])
+    return active_users().filter(can_act)
+
+
+INCIDENT_TEMPLATE_KINDS = [MessageTemplateKind.INITIAL, MessageTemplateKind.UPDATE, MessageTemplateKind.RESOLUTION]
+LIFECYCLE = list(IncidentStatus.values)  # investigating, identified, monitoring, resolved
+
+
+def incident_templates() -> QuerySet[MessageTemplate]:
+    """The message templates that fit an incident (not maintenance), in the order an
+    incident goes through them: initial, then updates by status, then resolution."""
+    kind_rank = Case(*[When(kind=k, then=Value(i)) for i, k in enumerate(INCIDENT_TEMPLATE_KINDS)], output_field=IntegerField())
+    status_rank = Case(*[When(status=s, then=Value(i)) for i, s in enumerate(LIFECYCLE)], default=Value(len(LIFECYCLE)), output_field=IntegerField())
+    return (
+        MessageTemplate.objects.filter(kind__in=INCIDENT_TEMPLATE_KINDS)
+        .annotate(kind_rank=kind_rank, status_rank=status_rank)
+        .order_by("kind_rank", "status_rank", "name")
+    )
+
+
 class DeclareForm(forms.Form):
     title = CleanFormCharField(max_length=200, widget=forms.TextInput(attrs={"placeholder": "What is broken, as users see it"}))
     severity = forms.ModelChoiceField(queryset=Severity.objects.all(), empty_label=None)
@@ -46,7 +72,7 @@ class DeclareForm(forms.Form):
         queryset=Service.objects.all(), required=False, widget=forms.CheckboxSelectMultiple
     )
     impact = forms.ChoiceField(choices=IMPACT_CHOICES, initial=Impact.PARTIAL_OUTAGE, help_text="For every service named.")
-    commander = UserChoiceField(queryset=active_users(), required=False, empty_label="Nobody yet")
+    commander = UserChoiceField(queryset=responders(), required=False, empty_label="Nobody yet")
     visibility = forms.ChoiceField(choices=Visibility.choices, initial=Visibility.INTERNAL, widget=forms.RadioSelect)
     summary = CleanFormCharField(multiline=True, required=False, widget=forms.Textarea(attrs={"rows": 3}))
 
@@ -60,6 +86,19 @@ class StatusForm(forms.Form):
     status = forms.ChoiceField(choices=IncidentStatus.choices)
     reason = CleanFormCharField(multiline=True, required=False, max_length=2000, help_text="Required to reopen a resolved incident.")
 
+    def __init__(self, *args: Any, current: str | None = None, **kwargs: Any) -> None:
+        """With `current`, offer only the statuses the incident can move to, the next
+        step forward first selected (investigating → identified → monitoring →
+        resolved; a resolved incident reopens). Posted data is checked against every
+        status: the service names the allowed ones when a transition is refused."""
+        super().__init__(*args, **kwargs)
+        if current is None:
+            return
+        allowed = ALLOWED_TRANSITIONS[current]
+        self.fields["status"].choices = [(v, label) for v, label in IncidentStatus.choices if v in allowed]
+        later = [v for v in LIFECYCLE[LIFECYCLE.index(current) + 1 :] if v in allowed]
+        self.fields["status"].initial = (later or list(allowed))[0]
+
 
 class SeverityForm(forms.Form):
     severity = forms.ModelChoiceField(queryset=Severity.objects.all(), empty_label=None)
@@ -68,7 +107,7 @@ class SeverityForm(forms.Form):
 
 class RoleForm(forms.Form):
     role = forms.ChoiceField(choices=IncidentRole.choices)
-    user = UserChoiceField(queryset=active_users(), required=False, empty_label="Nobody (release the role)")
+    user = UserChoiceField(queryset=responders(), required=False, empty_label="Nobody (release the role)")
 
 
 class ImpactForm(forms.Form):
@@ -81,7 +120,7 @@ class VisibilityForm(forms.Form):
 
 
 class PublicUpdateForm(forms.Form):
-    template = forms.ModelChoiceField(queryset=MessageTemplate.objects.all(), required=False, empty_label="No template")
+    template = forms.ModelChoiceField(queryset=incident_templates(), required=False, empty_label="No template")
     status = forms.ChoiceField(choices=[("", "Keep the current status"), *IncidentStatus.choices], required=False)
     body = CleanFormCharField(multiline=True, max_length=20_000, widget=forms.Textarea(attrs={"rows": 5, "placeholder": "Markdown. What users see, what we are doing, when we will update next."}))
 

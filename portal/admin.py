@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -18,6 +19,11 @@ class MembershipInline(admin.StackedInline):
     can_delete = False
     verbose_name_plural = "organisation role"
 
+
+# The admin names the portal, not the framework it is built on.
+admin.site.site_header = f"{settings.SITE_NAME} administration"
+admin.site.site_title = settings.SITE_NAME
+admin.site.index_title = "Configuration"
 
 admin.site.unregister(User)
 

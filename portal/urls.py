@@ -1,14 +1,27 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib import admin
 from django.urls import include, path
+from django.views.decorators.cache import cache_control
+from django.views.decorators.http import require_GET
+from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
 from health import observability_views
 from incidents.integrations.pagerduty import views as pagerduty_views
 from portal.api_docs import api_docs
 
+
+@require_GET
+@cache_control(public=True, max_age=86400)
+def favicon(request, *args, **kwargs):  # type: ignore[no-untyped-def]
+    """`/favicon.ico`, which browsers ask for whatever the page links: the SVG icon."""
+    return serve(request, "favicon.svg", document_root=settings.BASE_DIR / "static")
+
+
 urlpatterns = [
+    path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
     path("accounts/", include("django.contrib.auth.urls")),
     path("lockouts/", include("portal.lockouts.views")),

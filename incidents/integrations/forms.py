@@ -29,11 +29,16 @@ class JSONText(forms.CharField):
 class IntegrationForm(forms.Form):
     kind = forms.ChoiceField(choices=IntegrationKind.choices)
     name = forms.CharField(max_length=120)
-    signing_secret = forms.CharField(max_length=256, required=False, help_text="PagerDuty v3 webhooks only: the subscription's secret.")
-    rate_limit_per_minute = forms.IntegerField(min_value=0, max_value=1_000_000, initial=6000)
-    default_action = forms.ChoiceField(choices=AlertAction.choices, initial=AlertAction.DECLARE)
-    resolve_policy = forms.ChoiceField(choices=ResolvePolicy.choices, initial=ResolvePolicy.RESOLVE)
-    reopen_minutes = forms.IntegerField(min_value=0, max_value=7 * 24 * 60, initial=30, label="Reopen window (minutes)")
+    signing_secret = forms.CharField(
+        max_length=256, required=False, label="Signing secret", help_text="For PagerDuty v3 webhooks: the secret PagerDuty shows for the subscription."
+    )
+    rate_limit_per_minute = forms.IntegerField(min_value=0, max_value=1_000_000, initial=6000, label="Rate limit (requests per minute)")
+    default_action = forms.ChoiceField(choices=AlertAction.choices, initial=AlertAction.DECLARE, label="When an alert fires")
+    resolve_policy = forms.ChoiceField(choices=ResolvePolicy.choices, initial=ResolvePolicy.RESOLVE, label="When every alert has resolved")
+    reopen_minutes = forms.IntegerField(
+        min_value=0, max_value=7 * 24 * 60, initial=30, label="Reopen window (minutes)",
+        help_text="An alert that fires again this soon after resolution reopens the last incident.",
+    )
     routing_rules = JSONText(empty=[], help_text='[{"match": {"labels.team": "billing"}, "services": ["api"], "impact": "major_outage"}]')
     severity_mapping = JSONText(
         empty={},

@@ -45,6 +45,24 @@ def alert_list_qs(
     return qs.order_by("-last_received_at", "-id")
 
 
+def alert_fields(integration: Integration, limit: int = 20) -> list[str]:
+    """Field names the editor suggests: the common ones of the kind, and the labels
+    seen on this integration's latest alerts."""
+    seen: set[str] = {"severity", "title", "status"}
+    for labels in Alert.objects.filter(integration=integration).order_by("-id").values_list("labels", flat=True)[:limit]:
+        if isinstance(labels, dict):
+            seen.update(f"labels.{name}" for name in labels)
+    if integration.kind == "alertmanager":
+        seen.update({"labels.alertname", "labels.severity", "labels.service", "labels.team"})
+    return sorted(seen)
+
+
+def alert_severities() -> list[str]:
+    """The severities alerts arrived with, for the alerts page's filter."""
+    # Distinct over the column the (severity) filter already reads; a handful of values.
+    return sorted(set(Alert.objects.exclude(severity="").values_list("severity", flat=True).distinct()))
+
+
 def alert_detail_qs() -> QuerySet[Alert]:
     return Alert.objects.select_related("integration", "incident", "last_delivery").prefetch_related(
         Prefetch("events", queryset=AlertEvent.objects.select_related("delivery").order_by("-occurred_at", "-id"))

@@ -43,6 +43,7 @@ from incidents.models import (
     IntegrationKind,
     ResolvePolicy,
     Service,
+    Severity,
     TimelineKind,
 )
 from incidents.services import (
@@ -192,7 +193,8 @@ def enqueue(delivery_id: int) -> None:
 
 
 def delivery_store(
-    *, integration: Integration, body: str, headers: dict[str, str], external_id: str = "", assigned_key: str = ""
+    *, integration: Integration, body: str, headers: dict[str, str], external_id: str = "", assigned_key: str = "",
+    is_test: bool = False,
 ) -> Delivery:
     """Keep the raw payload, then (after commit) queue it for processing.
 
@@ -202,7 +204,8 @@ def delivery_store(
     the 2xx truthful, and nothing more on the webhook's hot path."""
     if not external_id:
         delivery = Delivery.objects.create(
-            integration=integration, body=body, headers=headers, assigned_key=assigned_key, status=DeliveryStatus.PENDING
+            integration=integration, body=body, headers=headers, assigned_key=assigned_key, status=DeliveryStatus.PENDING,
+            is_test=is_test,
         )
         transaction.on_commit(partial(enqueue, delivery.pk))
         return delivery
@@ -342,7 +345,7 @@ def _decide(alert: Alert | None, signal: Signal, kind: str) -> str:
 
 
 def _open_group_incident(
-    integration: Integration, group_key: str, signal: Signal, route: Route, *, force_reopen: bool
+    integration: Integration, group_key: str, signal: Signal, route: Route, *, force_reopen: bool, test: bool = False
 ) -> tuple[Incident, str]:
     """The open incident of a group key: the existing one, the last one reopened
     (within the reopen window, or when the sender says so), or a new one."""
@@ -379,15 +382,21 @@ def _open_group_incident(
     services = {s.slug: s for s in Service.objects.filter(slug__in=route.services)}
     started = min(signal.starts_at or signal.occurred_at, now)
     choice = severity_for(integration, signal)
+    title, summary, tags = signal.title or "Alert", f"Opened by the {integration.name} integration ({integration.get_kind_display()}).", []
+    if test:
+        choice = severities.Choice(_sample_severity(choice.severity), "")
+        title, tags = f"Test: {title}", [SAMPLE_TAG]
+        summary = f"A sample sent from the page of the {integration.name} integration: it never pages and resolves itself."
     try:
         with transaction.atomic():
             incident = incident_declare(
-                title=signal.title[:200] or "Alert",
+                title=title[:200],
                 severity=choice.severity,
                 by=None,
-                summary=f"Opened by the {integration.name} integration ({integration.get_kind_display()}).",
+                summary=summary,
                 impacts={services[slug]: route.impact for slug in route.services if slug in services},
                 started_at=started,
+                tags=tags,
             )
             AlertGroup.objects.create(integration=integration, group_key=group_key, incident=incident)
             if choice.why:
@@ -532,7 +541,9 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
     if fired:
         # The earliest alert names the incident, whatever order the payload lists them in.
         first = min(fired, key=lambda pair: (pair[1].occurred_at, pair[1].fingerprint))[1]
-        incident, how = _open_group_incident(integration, group_key, first, route, force_reopen=any(s.action == "reopen" for _, s in fired))
+        incident, how = _open_group_incident(
+            integration, group_key, first, route, force_reopen=any(s.action == "reopen" for _, s in fired), test=delivery.is_test
+        )
         if how == "existing" and incident.status == IncidentStatus.MONITORING:
             incident = incident_change_status(
                 incident=incident, status=IncidentStatus.INVESTIGATING, by=None, reason="An alert of the group fired again."
@@ -566,7 +577,33 @@ def _apply_group(integration: Integration, delivery: Delivery, group_key: str, s
         _incident_action(integration, alert, signal, action)
     if resolved:
         _maybe_settle_group(integration, group_key)
+    if delivery.is_test and fired:
+        _settle_sample(integration, group_key, [alert.pk for alert, _ in fired])
     return counts
+
+
+SAMPLE_TAG = "test"
+
+
+def _sample_severity(chosen: Severity) -> Severity:
+    """A sample's incident takes the least severe severity that does not page (the
+    mapped one if none is left that does not)."""
+    return Severity.objects.filter(pages=False).order_by("-rank").first() or chosen
+
+
+def _settle_sample(integration: Integration, group_key: str, alert_ids: list[int]) -> None:
+    """A sample resolves itself once it has shown the way through the pipeline:
+    its alerts resolve, its incident resolves, its group closes."""
+    now = timezone.now()
+    Alert.objects.filter(pk__in=alert_ids).exclude(status=AlertStatus.RESOLVED).update(
+        status=AlertStatus.RESOLVED, ends_at=now, last_transition_at=now
+    )
+    group = AlertGroup.objects.select_for_update().filter(integration=integration, group_key=group_key, is_open=True).first()
+    if group is None:
+        return
+    if Incident.objects.filter(pk=group.incident_id).exclude(status=IncidentStatus.RESOLVED).exists():
+        incident_change_status(incident=group.incident_id, status=IncidentStatus.RESOLVED, by=None, note="A sample resolves itself.")
+    AlertGroup.objects.filter(pk=group.pk).update(is_open=False, closed_at=now)
 
 
 def _incident_action(integration: Integration, alert: Alert, signal: Signal, action: str) -> None:
@@ -749,7 +786,9 @@ def sample_body(integration: Integration) -> tuple[str, str]:
 
 def integration_send_sample(*, integration: Integration, by: Any) -> Delivery:
     body, assigned = sample_body(integration)
-    return delivery_store(integration=integration, body=body, headers={"user-agent": f"portal-sample ({by})"}, assigned_key=assigned)
+    return delivery_store(
+        integration=integration, body=body, headers={"user-agent": f"portal-sample ({by})"}, assigned_key=assigned, is_test=True
+    )
 
 
 def delivery_retry(*, delivery: Delivery, by: Any) -> bool:

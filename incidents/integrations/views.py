@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
 
 from incidents.integrations import selectors, services
+from incidents.integrations.editor import Editor, dry_run
 from incidents.integrations.forms import IntegrationForm
-from incidents.integrations.severities import mapping_for_display
 from incidents.models import Alert, AlertStatus, Delivery, Integration, IntegrationKind
 from portal.errors import ValidationFailed
 from portal.models import OrgRole, has_role
@@ -36,9 +36,18 @@ def _get_integration_for_manager(request: HttpRequest, pk: int) -> Integration:
     return get_object_or_404(Integration, pk=pk)
 
 
+PLACEHOLDER = "SECRET-PLACEHOLDER"
+
+
 def receiver_url(request: HttpRequest, integration: Integration, token: str | None) -> str:
+    """The URL senders post to, with the secret when it is shown, else a readable
+    `<secret>` (not reversed: reverse() would percent-encode the brackets)."""
+    url = _receiver_url(integration, token or PLACEHOLDER)
+    return url if token else url.replace(PLACEHOLDER, "<secret>")
+
+
+def _receiver_url(integration: Integration, shown: str) -> str:
     base = settings.PUBLIC_URL
-    shown = token or "<token>"
     if integration.kind == IntegrationKind.ALERTMANAGER:
         return f"{base}{reverse('integrations:alertmanager', args=[shown])}"
     if integration.kind == IntegrationKind.PAGERDUTY_EVENTS_V2:
@@ -72,21 +81,69 @@ def integration_list(request: HttpRequest) -> HttpResponse:
     )
 
 
-@login_required
-def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    integration = _get_integration_for_manager(request, pk)
-    token = request.session.pop(TOKEN_SESSION_KEY.format(pk=integration.pk), None)
+def _detail_context(request: HttpRequest, integration: Integration, token: str | None = None, **extra: Any) -> dict[str, Any]:
     context: dict[str, Any] = {
         "integration": integration,
         "token": token,
         "url": receiver_url(request, integration, token),
         "deliveries": selectors.integration_deliveries(integration),
-        "severity_mapping": json.dumps(mapping_for_display(integration.severity_mapping), ensure_ascii=False) if integration.severity_mapping else "",
         "firing": selectors.alert_list_qs(status="open", integration_id=integration.pk)[:20],
+        "alert_fields": selectors.alert_fields(integration),
     }
+    context.setdefault("editor", extra.pop("editor", None) or Editor(integration))
+    context["sample"] = extra.pop("sample", None) or json.dumps(json.loads(services.sample_body(integration)[0]), indent=2)
+    return {**context, **extra}
+
+
+@login_required
+def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    integration = _get_integration_for_manager(request, pk)
     if request.htmx:
+        context = {"deliveries": selectors.integration_deliveries(integration), "integration": integration}
         return render(request, "integrations/partials/deliveries.html", context)
-    return render(request, "integrations/integration_detail.html", context)
+    token = request.session.pop(TOKEN_SESSION_KEY.format(pk=integration.pk), None)
+    return render(request, "integrations/integration_detail.html", _detail_context(request, integration, token))
+
+
+@login_required
+@require_POST
+def integration_routing(request: HttpRequest, pk: int) -> HttpResponse:
+    """Save the routing rules and the severity mapping from the editor's rows."""
+    integration = _get_integration_for_manager(request, pk)
+    editor = Editor(integration, request.POST)
+    if editor.is_valid():
+        rules, mapping = editor.config()
+        try:
+            services.integration_update(integration=integration, by=request.user, routing_rules=rules, severity_mapping=mapping)
+        except ValidationFailed as exc:
+            editor.refuse(exc)
+        else:
+            messages.success(request, "Routing and severity mapping saved.")
+            return redirect(reverse("integrations:detail", args=[integration.pk]) + "#routing")
+    context = _detail_context(request, integration, editor=editor, sample=request.POST.get("sample", ""))
+    return render(request, "integrations/integration_detail.html", context, status=400)
+
+
+@login_required
+@require_POST
+def integration_routing_test(request: HttpRequest, pk: int) -> HttpResponse:
+    """What the rows on screen (saved or not) would do with the sample payload."""
+    integration = _get_integration_for_manager(request, pk)
+    editor = Editor(integration, request.POST)
+    sample = request.POST.get("sample", "")
+    outcomes: list[Any] = []
+    problems: list[str] = []
+    if editor.is_valid():
+        rules, mapping = editor.config()
+        outcomes, problems = dry_run(integration, rules, mapping, sample)
+    else:
+        problems = ["Correct the rows marked below first."]
+    status = 200 if outcomes or not problems else 400
+    result = {"outcomes": outcomes, "problems": problems, "tested": True}
+    if request.htmx:
+        return render(request, "integrations/partials/routing_test.html", result, status=status)
+    context = _detail_context(request, integration, editor=editor, sample=sample, **result)
+    return render(request, "integrations/integration_detail.html", context, status=status)
 
 
 @login_required
@@ -104,7 +161,7 @@ def integration_rotate(request: HttpRequest, pk: int) -> HttpResponse:
 def integration_sample(request: HttpRequest, pk: int) -> HttpResponse:
     integration = _get_integration_for_manager(request, pk)
     delivery = services.integration_send_sample(integration=integration, by=request.user)
-    messages.success(request, f"Sample delivery {delivery.pk} stored and queued.")
+    messages.success(request, f"Sample delivery {delivery.pk} stored and queued. It is marked as a test: its incident never pages and resolves itself.")
     return redirect("integrations:detail", pk=integration.pk)
 
 
@@ -150,6 +207,7 @@ def alert_list(request: HttpRequest) -> HttpResponse:
         "filters": {"status": status, "integration": integration_id, "severity": request.GET.get("severity", ""), "q": request.GET.get("q", "")},
         "statuses": [("open", "Open"), *AlertStatus.choices, ("all", "All")],
         "integrations": Integration.objects.order_by("name"),
+        "severities": selectors.alert_severities(),
     }
     if request.htmx:
         return render(request, "integrations/partials/alert_rows.html", context)

@@ -43,7 +43,7 @@ TEMPLATES = [
      "We are investigating reports of problems with {services}. We will post an update as soon as we know more."),
     ("update", "Identified", "identified", "We have identified the cause of the problems with {services} and are working on a fix."),
     ("update", "Monitoring", "monitoring", "A fix has been applied and we are monitoring {services} closely."),
-    ("resolution", "Resolved", "resolved", "This incident has been resolved. {services} are operating normally."),
+    ("resolution", "Resolved", "resolved", "This incident has been resolved. Everything is working normally again for {services}."),
     ("maintenance_notice", "Maintenance scheduled", "",
      "We will be performing scheduled maintenance on {services}. Short interruptions are possible."),
     ("maintenance_start", "Maintenance started", "", "Scheduled maintenance on {services} is in progress."),

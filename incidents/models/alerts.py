@@ -118,6 +118,9 @@ class Delivery(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     error = models.TextField(blank=True)
     processed_at = models.DateTimeField(null=True, blank=True)
+    # A sample sent from the integrations page: its incident is marked as a test,
+    # never pages, and resolves itself. Only the portal sets it, never a sender.
+    is_test = models.BooleanField(default=False)
 
     class Meta:
         ordering = ["-id"]

@@ -60,6 +60,26 @@ def incident_impact(incident: Incident) -> str:
     return RANK_IMPACT.get(incident.severity.rank, "none")
 
 
+def public_status(incident: Incident) -> str:
+    """The status the public sees: the one its latest public update set, as on
+    Statuspage, where the status is set with the update (`updates` is prefetched
+    newest first). Investigating until the first update. An incident that is over
+    is Resolved whatever its last update said: resolving a public incident posts
+    an update anyway (incident_change_status), so this only covers older rows."""
+    if incident.status == IncidentStatus.RESOLVED:
+        return IncidentStatus.RESOLVED
+    updates = incident.updates  # type: ignore[attr-defined]
+    return updates[0].status if updates else IncidentStatus.INVESTIGATING
+
+
+def with_public_fields(incident: Incident) -> Incident:
+    """What the public templates read of an incident besides its own fields."""
+    incident.public_impact = incident_impact(incident)  # type: ignore[attr-defined]
+    incident.public_status = public_status(incident)  # type: ignore[attr-defined]
+    incident.public_status_label = IncidentStatus(incident.public_status).label  # type: ignore[attr-defined]
+    return incident
+
+
 def incident_public_updated_at(incident: Incident) -> datetime:
     """When the public last saw this incident change. Not `updated_at`: that moves
     with internal notes and role changes too, and its timing is not public."""
@@ -190,7 +210,7 @@ def load_public_data(*, now: datetime | None = None) -> PublicData:
     )
 
     for incident in [*active, *history]:
-        incident.public_impact = incident_impact(incident)  # type: ignore[attr-defined]
+        with_public_fields(incident)
     statuses = _component_statuses(services, active, maintenance_active)
     bars = component_uptime(ids, days=HISTORY_DAYS, now=now)
     components = [Component(s, statuses[s.pk], bars[s.pk]) for s in services]

@@ -15,7 +15,7 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFee
 from django.utils.html import escape
 
 from incidents.models import IncidentStatus, MaintenanceStatus
-from incidents.public.data import PublicData, incident_public_updated_at
+from incidents.public.data import PublicData, incident_public_updated_at, public_status
 from portal.text import clean_text
 
 FEED_ITEMS = 50
@@ -44,7 +44,7 @@ def _feed(cls: type[SyndicationFeed], data: PublicData, self_url: str) -> str:
             for update in incident.updates
         ]
         if not parts:
-            parts = [f"<p><strong>{escape(IncidentStatus(incident.status).label)}</strong></p>"]
+            parts = [f"<p><strong>{escape(IncidentStatus(public_status(incident)).label)}</strong></p>"]
         feed.add_item(
             title=clean_text(incident.title),
             link=url,

@@ -129,6 +129,10 @@ def _live(data: PublicData, context: dict[str, Any]) -> dict[str, Any]:
         "html": {
             "incidents": render_to_string("public/_incidents.html", context),
             "maintenance": render_to_string("public/_maintenance.html", context),
+            # A resolved incident moves from "active" to the past days, and the
+            # time of the last change moves with every change, on open pages too.
+            "past": render_to_string("public/_past.html", context),
+            "updated": render_to_string("public/_updated.html", context),
         },
     }
 

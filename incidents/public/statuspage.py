@@ -18,7 +18,13 @@ from django.conf import settings
 from django.urls import reverse
 
 from incidents.models import Incident, IncidentStatus, MaintenanceWindow, Service, ServiceGroup
-from incidents.public.data import Component, PublicData, incident_impact, incident_public_updated_at
+from incidents.public.data import (
+    Component,
+    PublicData,
+    incident_impact,
+    incident_public_updated_at,
+    public_status,
+)
 
 JsonDict = dict[str, Any]
 
@@ -140,15 +146,16 @@ def incident(data: PublicData, item: Incident) -> JsonDict:
     for position, row in enumerate(item.public_impacts, start=1):
         current = lookup.get(row.service_id)
         affected_components.append(_component(row.service, current.status if current else row.impact, position))
-    monitoring_at = item.mitigated_at if item.status in (IncidentStatus.MONITORING, IncidentStatus.RESOLVED) else None
+    status = public_status(item)  # the latest public update's, as the page shows it
+    monitoring_at = item.mitigated_at if status in (IncidentStatus.MONITORING, IncidentStatus.RESOLVED) else None
     return {
         "id": iid,
         "name": item.title,
-        "status": item.status,
+        "status": status,
         "created_at": ts(item.started_at),
         "updated_at": ts(incident_public_updated_at(item)),
         "monitoring_at": ts(monitoring_at),
-        "resolved_at": ts(item.resolved_at if item.status == IncidentStatus.RESOLVED else None),
+        "resolved_at": ts(item.resolved_at if status == IncidentStatus.RESOLVED else None),
         "impact": incident_impact(item),
         "shortlink": settings.PUBLIC_URL + reverse("public:incident", args=[item.pk]),
         "started_at": ts(item.started_at),

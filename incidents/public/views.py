@@ -16,7 +16,7 @@ from django.template.loader import render_to_string
 from django.views.decorators.csrf import csrf_exempt
 
 from incidents.public import rebuild
-from incidents.public.data import incident_impact, public_incident_qs
+from incidents.public.data import public_incident_qs, with_public_fields
 from incidents.public.http import respond
 
 UNAVAILABLE = (
@@ -67,7 +67,7 @@ def incident(request: HttpRequest, pk: int) -> HttpResponse:
         return HttpResponse(UNAVAILABLE, status=503, headers={"Retry-After": "30"})
     if item is None:
         raise Http404("No such incident.")
-    item.public_impact = incident_impact(item)  # type: ignore[attr-defined]
+    with_public_fields(item)
     html = render_to_string("public/incident.html", {"incident": item, "site_name": settings.SITE_NAME})
     return HttpResponse(html, headers={"Cache-Control": "public, max-age=300"})
 

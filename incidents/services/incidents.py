@@ -154,10 +154,23 @@ def _tags(names: Iterable[str]) -> list[Tag]:
     return out
 
 
+# What the public reads when a public incident is resolved or reopened without a
+# public update: the status page shows the status of the latest update (as
+# Statuspage does), so these two changes always come with one.
+AUTOMATIC_UPDATES = {
+    S.RESOLVED: "This incident has been resolved.",
+    S.INVESTIGATING: "We are investigating this issue again.",
+}
+
+
 @transaction.atomic
 def incident_change_status(
-    *, incident: Incident | int, status: str, by: Any, reason: str = "", note: str = ""
+    *, incident: Incident | int, status: str, by: Any, reason: str = "", note: str = "", announce: bool = True
 ) -> Incident:
+    """Move the incident to `status`. On a public incident, resolving and reopening
+    also post a short public update (unless `announce` is False: the caller posts
+    its own), so that the status page never shows an incident that is over as
+    active, nor the other way round."""
     incident = _lock(incident)
     current = incident.status
     allowed = ALLOWED_TRANSITIONS[current]
@@ -202,6 +215,8 @@ def incident_change_status(
         occurred_at=now,
     )
     _publish("incident.status_changed", incident, public=True, status=status)
+    if announce and incident.is_public and (status == S.RESOLVED or reopening):
+        _post_update(incident, AUTOMATIC_UPDATES[status], by=by, now=now, automatic=True)
     return incident
 
 
@@ -466,8 +481,30 @@ def incident_post_update(
     if not incident.is_public:
         raise Conflict("This incident is internal: make it public before posting a public update.")
     if status is not None and status != incident.status:
-        incident = incident_change_status(incident=incident, status=status, by=by, reason="" if incident.status != S.RESOLVED else text)
+        incident = incident_change_status(
+            incident=incident, status=status, by=by, reason="" if incident.status != S.RESOLVED else text, announce=False
+        )
     now = timezone.now()
+    for service in components or {}:
+        if not service.is_public:
+            raise ValidationFailed(f"{service.name} is internal and cannot appear in a public update.", fields={"components": [service.slug]})
+    update = _post_update(incident, text, by=by, now=now, display_at=display_at, components=components)
+    _touch(incident, by, now, [])
+    return update
+
+
+def _post_update(
+    incident: Incident,
+    text: str,
+    *,
+    by: Any,
+    now: datetime,
+    display_at: datetime | None = None,
+    components: Mapping[Service, str | None] | None = None,
+    automatic: bool = False,
+) -> PublicUpdate:
+    """One public update at the incident's current status (the status the public
+    then sees), its component changes, its timeline entry and its event."""
     update = PublicUpdate.objects.create(
         incident=incident,
         status=incident.status,
@@ -477,19 +514,12 @@ def incident_post_update(
         author_id=_user_id(by),
     )
     for service, impact in (components or {}).items():
-        if not service.is_public:
-            raise ValidationFailed(f"{service.name} is internal and cannot appear in a public update.", fields={"components": [service.slug]})
         change = _set_impact(incident, service, impact, by=by)
         if change is not None:
             PublicUpdateComponent.objects.create(update=update, service=service, old_status=change[0], new_status=change[1])
-    _touch(incident, by, now, [])
-    _event(
-        incident,
-        TimelineKind.PUBLIC_UPDATE,
-        by=by,
-        body=text,
-        details={"public_update_id": update.pk, "status": update.status},
-        occurred_at=now,
-    )
+    details: dict[str, Any] = {"public_update_id": update.pk, "status": update.status}
+    if automatic:
+        details["automatic"] = True
+    _event(incident, TimelineKind.PUBLIC_UPDATE, by=by, body=text, details=details, occurred_at=now)
     _publish("incident.public_update_posted", incident, public=True, public_update_id=update.pk)
     return update

@@ -14,7 +14,6 @@ from incidents.public import store
 from incidents.services import (
     incident_add_note,
     incident_assign_role,
-    incident_change_status,
     incident_post_update,
     maintenance_change_status,
     maintenance_schedule,
@@ -61,7 +60,7 @@ def world(cast: Any, snapshot_dir: Any) -> dict[str, Any]:
         impacts={cast.service: "partial_outage", cast.internal_service: "major_outage"},
     )
     incident_post_update(incident=public, body="We are **investigating** elevated errors.", by=cast.owner)
-    incident_change_status(incident=public, status="identified", by=cast.owner)
+    incident_post_update(incident=public, body="We have found the cause.", status="identified", by=cast.owner)
     incident_add_note(incident=public, body="rotate the hsm keys", by=cast.responder)
     cast.responder.first_name, cast.responder.last_name = "Responder", "Person"
     cast.responder.save()

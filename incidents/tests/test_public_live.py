@@ -63,7 +63,7 @@ def test_a_public_change_reaches_the_page_through_the_task(
 
     monkeypatch.setitem(app.conf, "task_always_eager", True)
     with django_capture_on_commit_callbacks(execute=True):
-        incident_change_status(incident=world["public"], status="monitoring", by=cast.owner)
+        incident_post_update(incident=world["public"], status="monitoring", body="A fix is out.", by=cast.owner)
     assert 'data-field="status">Monitoring<' in client.get("/status/").content.decode()
 
 
@@ -115,7 +115,7 @@ async def test_a_public_change_is_pushed_to_connected_clients_with_public_conten
     clients = [await _connect() for _ in range(3)]
     for c in clients:
         await _hello(c, store.current().version)
-    await sync_to_async(incident_change_status)(incident=world["public"], status="monitoring", by=cast.owner)
+    await sync_to_async(incident_post_update)(incident=world["public"], status="monitoring", body="A fix is out.", by=cast.owner)
     await sync_to_async(incident_add_note)(incident=world["public"], body="rotate the hsm keys", by=cast.owner)
     version = await sync_to_async(rebuild.rebuild)()
     for c in clients:

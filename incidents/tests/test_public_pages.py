@@ -158,7 +158,8 @@ def test_every_api_v2_document_has_statuspage_shape_and_cors(client: Any, world:
     assert incident["impact"] == "major" and incident["impact"] in IMPACTS
     assert incident["shortlink"].endswith(f"/status/incidents/{world['public'].pk}/")
     assert [c["name"] for c in incident["components"]] == ["Public API"]
-    (update,) = incident["incident_updates"]
+    latest, update = incident["incident_updates"]  # newest first; the incident's status is the latest's
+    assert latest["status"] == incident["status"] == "identified" and set(latest) == UPDATE_KEYS
     assert set(update) == UPDATE_KEYS
     assert update["status"] == "investigating" and update["body"] == "We are **investigating** elevated errors."
     assert update["incident_id"] == incident["id"] and ISO.match(update["display_at"])
@@ -222,7 +223,7 @@ def test_a_public_change_changes_the_etag_and_an_unchanged_rebuild_publishes_not
     etag = client.get("/status/")["ETag"]
     assert rebuild.rebuild() is None  # nothing public changed
     assert client.get("/status/")["ETag"] == etag
-    incident_change_status(incident=world["public"], status="monitoring", by=cast.owner)
+    incident_post_update(incident=world["public"], status="monitoring", body="A fix is out.", by=cast.owner)
     second_version = rebuild.rebuild()
     assert second_version is not None and first_version is not None and second_version > first_version
     response = client.get("/status/", HTTP_IF_NONE_MATCH=etag)
@@ -234,7 +235,7 @@ def test_a_slower_older_build_never_replaces_a_newer_snapshot(cast: Any, world: 
 
     _, stale_stamp = snapshot.build()
     stale_version = snapshot.new_version()
-    incident_change_status(incident=world["public"], status="monitoring", by=cast.owner)
+    incident_post_update(incident=world["public"], status="monitoring", body="A fix is out.", by=cast.owner)
     newer = rebuild.rebuild()
     assert newer is not None and newer > stale_version
     assert store.publish(stale_stamp(stale_version)) is False

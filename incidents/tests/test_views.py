@@ -280,13 +280,13 @@ def test_notes_severity_roles_impact_and_visibility_go_through_the_services(cast
     assert client.post(reverse("incident-severity", args=[ref]), {"severity": severity("SEV1").pk}, **HTMX).status_code == 200
     same = client.post(reverse("incident-severity", args=[ref]), {"severity": severity("SEV1").pk}, **HTMX)
     assert same.status_code == 409 and "already SEV1" in same.content.decode()
-    assert client.post(reverse("incident-role", args=[ref]), {"role": "scribe", "user": cast.viewer.pk}, **HTMX).status_code == 200
+    assert client.post(reverse("incident-role", args=[ref]), {"role": "scribe", "user": cast.owner.pk}, **HTMX).status_code == 200
     assert client.post(reverse("incident-impact", args=[ref]), {"service": cast.internal_service.pk, "impact": "degraded_performance"}, **HTMX).status_code == 200
     assert client.post(reverse("incident-impact", args=[ref]), {"service": cast.service.pk, "impact": ""}, **HTMX).status_code == 200
     assert client.post(reverse("incident-visibility", args=[ref]), {"visibility": "internal"}, **HTMX).status_code == 200
     incident.refresh_from_db()
     assert incident.severity.name == "SEV1" and incident.visibility == Visibility.INTERNAL
-    assert RoleAssignment.objects.get(incident=incident, role="scribe", ended_at=None).user == cast.viewer
+    assert RoleAssignment.objects.get(incident=incident, role="scribe", ended_at=None).user == cast.owner
     assert list(incident.impacts.values_list("service__slug", "impact")) == [("billing-worker", "degraded_performance")]
 
 

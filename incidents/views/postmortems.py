@@ -112,26 +112,52 @@ def postmortem_start(request: HttpRequest, ref: str) -> HttpResponse:
     return redirect("postmortem-edit", incident.reference)
 
 
+def _save_sections(request: HttpRequest, postmortem: Postmortem) -> f.PostmortemForm | None:
+    """Save the editor's text sent along with a status change. Returns the bound
+    form when it is invalid (shown back with everything typed), else None."""
+    if not any(key.startswith("section-") for key in request.POST):
+        return None
+    form = f.PostmortemForm(request.POST, sections=list(postmortem.sections.all()))
+    if not form.is_valid():
+        return form
+    services.postmortem_update(
+        postmortem=postmortem,
+        by=request.user,
+        sections=form.section_bodies(),
+        users_affected=form.cleaned_data["users_affected"],
+        revenue_impact=form.cleaned_data["revenue_impact"],
+    )
+    return None
+
+
 @login_required
 @require_POST
 def postmortem_status(request: HttpRequest, ref: str) -> HttpResponse:
+    """Change a postmortem's status. The editor's buttons post the text with it:
+    what was typed is saved first, so publishing never loses unsaved work."""
     incident = _incident_or_404(ref)
     postmortem = _postmortem_or_404(incident)
     _require(request, RESPONDER)
     form = f.PostmortemStatusForm(request.POST)
-    status = 200
+    status, extra = 200, {}
     if not form.is_valid():
         error, status = _form_errors(form), 400
     else:
         try:
-            services.postmortem_change_status(postmortem=postmortem, status=form.cleaned_data["status"], by=request.user)
+            invalid = _save_sections(request, postmortem)
+            if invalid is not None:
+                error, status, extra = "The postmortem was not saved: please correct the form.", 400, {"form": invalid}
+            else:
+                postmortem = _postmortem_or_404(incident)
+                services.postmortem_change_status(postmortem=postmortem, status=form.cleaned_data["status"], by=request.user)
         except DomainError as exc:
             error, status = _describe(exc), exc.status_code
         else:
-            messages.success(request, f"Postmortem is now {PostmortemStatus(form.cleaned_data['status']).label.lower()}.")
-            return redirect("postmortem-edit", incident.reference)
+            if status == 200:
+                messages.success(request, f"Postmortem is now {PostmortemStatus(form.cleaned_data['status']).label.lower()}.")
+                return redirect("postmortem-edit", incident.reference)
     postmortem = _postmortem_or_404(incident)
-    context = _postmortem_context(request, incident, postmortem, error=error)
+    context = _postmortem_context(request, incident, postmortem, error=error, **extra)
     return render(request, "incidents/postmortem_edit.html", context, status=status)
 
 

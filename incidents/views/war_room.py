@@ -33,7 +33,6 @@ from incidents.views.common import (
     _form_errors,
     _incident_or_404,
     _page_context,
-    _partial,
     _require,
 )
 from portal.errors import DomainError
@@ -58,36 +57,67 @@ def _roles(incident: Incident) -> list[dict[str, Any]]:
     return [{"role": value, "label": label, "user": holders.get(value)} for value, label in IncidentRole.choices]
 
 
-WAR_ROOM_PARTS = {
-    "incident-header": "incidents/partials/incident_header.html",
-    "timeline": "incidents/partials/timeline.html",
-}
+def _lasted_text(incident: Incident) -> str:
+    """How long a resolved incident was open, to the second when under a minute
+    (a false alarm resolved at once is not "0 minutes")."""
+    assert incident.resolved_at is not None
+    seconds = max(0, int((incident.resolved_at - incident.started_at).total_seconds()))
+    return f"{seconds}s" if seconds < 60 else _duration_text(incident.resolved_at - incident.started_at)
+
+
+def _header_context(request: HttpRequest, incident: Incident, now: Any) -> dict[str, Any]:
+    """What the header shows: facts, timers, roles, impacts (no timeline, no forms
+    but the status choices, which follow the status)."""
+    _with_timers([incident], now)
+    return {
+        "incident": incident,
+        "now": now,
+        "target": _duration_text(incident.severity.response_target),
+        "lasted": _lasted_text(incident) if incident.resolved_at else "",
+        "roles": _roles(incident),
+        "impacts": list(incident.impacts.all()),
+        "postmortem": Postmortem.objects.filter(incident=incident).first(),
+        "status_form": f.StatusForm(current=incident.status),
+    }
 
 
 def _war_room_context(request: HttpRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
-    now = timezone.now()
-    _with_timers([incident], now)
     return _page_context(
         request,
-        incident=incident,
-        now=now,
-        target=_duration_text(incident.severity.response_target),
-        roles=_roles(incident),
-        impacts=list(incident.impacts.all()),
+        **_header_context(request, incident, timezone.now()),
         timeline=_timeline(incident),
-        transitions=services.ALLOWED_TRANSITIONS[incident.status],
         note_form=f.NoteForm(),
-        status_form=f.StatusForm(),
         severity_form=f.SeverityForm(initial={"severity": incident.severity_id}),
         role_form=f.RoleForm(),
         impact_form=f.ImpactForm(),
         visibility_form=f.VisibilityForm(initial={"visibility": incident.visibility}),
         update_form=f.PublicUpdateForm(),
-        postmortem=Postmortem.objects.filter(incident=incident).first(),
         incident_alerts=alert_selectors.incident_alerts(incident.pk),
         paging=oncall_selectors.paging_progress(incident),
         **extra,
     )
+
+
+def _header_part(request: HttpRequest, incident: Incident) -> dict[str, Any]:
+    return _page_context(request, **_header_context(request, incident, timezone.now()))
+
+
+def _timeline_part(request: HttpRequest, incident: Incident) -> dict[str, Any]:
+    return _page_context(request, incident=incident, timeline=_timeline(incident))
+
+
+def _live_part(request: HttpRequest, incident: Incident) -> dict[str, Any]:
+    # One request per change refreshes both live regions: the header in place,
+    # the timeline and the status choices out of band.
+    return {**_header_part(request, incident), "timeline": _timeline(incident), "oob": True}
+
+
+# Each htmx region of the war room builds only its own context.
+WAR_ROOM_PARTS: dict[str, tuple[str, Callable[[HttpRequest, Incident], dict[str, Any]]]] = {
+    "incident-header": ("incidents/partials/incident_header.html", _header_part),
+    "timeline": ("incidents/partials/timeline.html", _timeline_part),
+    "live": ("incidents/partials/war_room_live.html", _live_part),
+}
 
 
 @login_required
@@ -96,8 +126,12 @@ def incident_detail(request: HttpRequest, ref: str) -> HttpResponse:
     incident = _incident_or_404(ref)
     if incident.reference != ref:
         return redirect("incident-detail", incident.reference)
-    template = _partial(request, WAR_ROOM_PARTS) or "incidents/incident_detail.html"
-    return render(request, template, _war_room_context(request, incident))
+    if request.htmx:
+        part = WAR_ROOM_PARTS.get(request.GET.get("part", "")) or WAR_ROOM_PARTS.get(request.htmx.target or "")
+        if part is not None:
+            template, build = part
+            return render(request, template, build(request, incident))
+    return render(request, "incidents/incident_detail.html", _war_room_context(request, incident))
 
 
 Action = Callable[[Incident, dict[str, Any], Any], str]
@@ -233,7 +267,7 @@ def incident_update_template(request: HttpRequest, ref: str) -> HttpResponse:
     template_id = request.GET.get("template", "")
     initial: dict[str, Any] = {}
     if template_id.isascii() and template_id.isdigit():
-        template = MessageTemplate.objects.filter(pk=int(template_id)).first()
+        template = f.incident_templates().filter(pk=int(template_id)).first()
         if template is not None:
             initial = {"template": template.pk, "body": _fill_template(template, incident), "status": template.status}
     form = f.PublicUpdateForm(initial=initial)

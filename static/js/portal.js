@@ -95,16 +95,6 @@
     });
   }
 
-  // Forms marked data-reset-on-success are emptied after their own successful post
-  // (not after a request of one of their fields, such as the update preview).
-  document.addEventListener("htmx:afterRequest", function (evt) {
-    var form = evt.detail && evt.detail.elt;
-    if (!form || !form.matches || !form.matches("form[data-reset-on-success]") || !evt.detail.successful) return;
-    form.reset();
-    var clear = form.getAttribute("data-clear-on-success");
-    if (clear) document.querySelectorAll(clear).forEach(function (el) { el.innerHTML = ""; });
-  });
-
   // A fragment swapped in after a reconnect carries its own status badge: keep it truthful.
   document.addEventListener("htmx:afterSwap", function () {
     paintSeverities();
@@ -121,6 +111,23 @@
     var form = evt.target;
     if (!form || !form.matches || !form.matches("form[data-confirm]") || form.hasAttribute("hx-post")) return;
     if (!window.confirm(form.getAttribute("data-confirm"))) evt.preventDefault();
+  });
+
+  // After a change made in place (an htmx POST that succeeded), the page's flashed
+  // messages describe an earlier moment ("INC-7 declared."): take them away. A form
+  // marked data-reset-on-success is emptied, and data-clear-on-success names an
+  // element to empty with it (the preview). No inline handlers: the pages run
+  // under a Content-Security-Policy without inline scripts.
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var detail = evt.detail || {};
+    var verb = detail.requestConfig ? detail.requestConfig.verb : "";
+    if (!detail.successful || !verb || verb === "get") return;
+    document.querySelectorAll("main > .messages").forEach(function (el) { el.remove(); });
+    var form = detail.elt;
+    if (!form || form.tagName !== "FORM" || !form.hasAttribute("data-reset-on-success")) return;
+    form.reset();
+    var clear = form.getAttribute("data-clear-on-success");
+    if (clear) document.querySelectorAll(clear).forEach(function (el) { el.innerHTML = ""; });
   });
 
   document.addEventListener("DOMContentLoaded", function () { paintSeverities(); tick(); });

@@ -4,7 +4,16 @@ import pytest
 from django.test import Client
 
 from incidents.integrations.tests.helpers import fixture, make, process_pending, store
-from incidents.models import Alert, Delivery, Integration, IntegrationKind
+from incidents.models import (
+    Alert,
+    AlertGroup,
+    AlertStatus,
+    Delivery,
+    Incident,
+    IncidentStatus,
+    Integration,
+    IntegrationKind,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +77,24 @@ def test_send_a_sample_stores_a_delivery_that_processes(cast, kind) -> None:
     assert Alert.objects.filter(integration=integration).count() == 1
     page = client.get(f"/integrations/{integration.pk}/").content.decode()
     assert "Processed" in page
+
+
+@pytest.mark.parametrize("kind", IntegrationKind.values)
+def test_a_sample_is_a_test_that_never_pages_and_resolves_itself(cast, kind) -> None:
+    options = {"signing_secret": "s3cret"} if kind == IntegrationKind.PAGERDUTY_WEBHOOK_V3 else {}
+    integration, _ = make(kind, default_action="declare", **options)
+    client = signed_in(cast.owner)
+    client.post(f"/integrations/{integration.pk}/sample/")
+    assert Delivery.objects.get(integration=integration).is_test
+    assert process_pending() == ["processed"]
+    incident = Incident.objects.get()
+    assert incident.title.startswith("Test: ") and list(incident.tags.values_list("name", flat=True)) == ["test"]
+    assert not incident.severity.pages and incident.visibility == "internal"
+    assert incident.status == IncidentStatus.RESOLVED
+    assert not AlertGroup.objects.filter(integration=integration, is_open=True).exists()
+    assert Alert.objects.get(integration=integration).status == AlertStatus.RESOLVED
+    assert not Incident.objects.open().exists()
+    assert "Test sample" in client.get(f"/integrations/{integration.pk}/").content.decode()
 
 
 def test_failed_deliveries_show_their_error_and_can_be_retried(cast) -> None:

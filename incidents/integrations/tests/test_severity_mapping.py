@@ -5,6 +5,7 @@ never the least, with the reason on the timeline."""
 from __future__ import annotations
 
 import importlib
+import re
 
 import pytest
 from django.apps import apps
@@ -71,7 +72,9 @@ def test_a_mapping_survives_re_ranking(client, cast) -> None:
     Severity.objects.create(name="SEV0", rank=1)
     assert fire(client, token, "critical").severity.name == "SEV2"
     page = signed_in(cast.owner).get(f"/integrations/{integration.pk}/").content.decode()
-    assert "&quot;critical&quot;: &quot;SEV2&quot;" in page
+    # The editor's row: the value, and the same severity selected by its new position.
+    row = page.split('name="map-0-value"')[1].split("</li>")[0]
+    assert 'value="critical"' in row and re.search(r'<option value="\d+" selected>SEV2</option>', row)
 
 
 def test_a_mapping_that_names_no_severity_is_refused_with_a_clear_error(cast) -> None:

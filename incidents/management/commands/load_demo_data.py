@@ -176,7 +176,7 @@ class Command(BaseCommand):
                     (ack, IncidentStatus.INVESTIGATING, f"We are investigating problems with {names}."),
                     (identified, IncidentStatus.IDENTIFIED, f"We have identified the cause: {cause}. A fix is being prepared."),
                     (mitigated, IncidentStatus.MONITORING, "A fix has been deployed. We are monitoring the results."),
-                    (resolved, IncidentStatus.RESOLVED, f"This incident has been resolved. {names} are operating normally."),
+                    (resolved, IncidentStatus.RESOLVED, f"This incident has been resolved. Everything is working normally again for {names}."),
                 ]
                 for when, status, text in messages:
                     update = PublicUpdate.objects.create(incident=incident, status=status, body=text, body_html=render_markdown(text),
