@@ -90,10 +90,15 @@ class _Hub:
         if self.task is None or self.task.done() or self.loop is not loop:
             self.loop, self.ready, self.clients = loop, asyncio.Event(), set()
             self.task = loop.create_task(self._run())
-        self.clients.add(client)
         assert self.ready is not None
         # A socket accepted before the hub is in the group could miss an update.
         await asyncio.wait_for(self.ready.wait(), timeout=5)
+
+    def add(self, client: PublicStatusConsumer) -> None:
+        """Fan out to `client` from now on. Only once its handshake is accepted: an
+        update sent before the accept would break the handshake (ASGI refuses a send
+        on a socket not yet accepted). What it missed meanwhile, its hello catches up."""
+        self.clients.add(client)
 
     def leave(self, client: PublicStatusConsumer) -> None:
         self.clients.discard(client)
@@ -170,6 +175,7 @@ class PublicStatusConsumer(AsyncWebsocketConsumer):
             await self.close(code=1013)
             return
         await self.accept()
+        _hub.add(self)
 
     async def disconnect(self, code: int) -> None:
         _hub.leave(self)

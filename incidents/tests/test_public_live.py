@@ -171,3 +171,32 @@ async def test_a_client_that_reconnects_catches_up_on_what_it_missed(cast: Any, 
     assert message["version"] == latest > seen
     assert f'data-incident-id="{world["public"].pk}"' not in message["html"]["incidents"]  # resolved: no longer active
     await back.disconnect()
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_a_socket_still_in_its_handshake_gets_no_update() -> None:
+    """An update fanned out while a socket waits for the hub would be sent before
+    its accept, which breaks the handshake: it joins the fan-out only once accepted."""
+    from incidents.public.consumer import _Hub
+
+    class Socket:
+        version = 0
+
+        def __init__(self) -> None:
+            self.sent: list[str] = []
+
+        async def send(self, text_data: str) -> None:
+            self.sent.append(text_data)
+
+    hub = _Hub()
+    socket = Socket()
+    try:
+        await hub.join(socket)  # type: ignore[arg-type]
+        await hub._send_all({"type": "snapshot", "version": 5})
+        assert socket.sent == []
+        hub.add(socket)  # type: ignore[arg-type]
+        await hub._send_all({"type": "snapshot", "version": 6})
+        assert len(socket.sent) == 1 and socket.version == 6
+    finally:
+        assert hub.task is not None
+        hub.task.cancel()
