@@ -34,6 +34,19 @@ def _clean_cache(_redis_server: None) -> Iterator[None]:
 
 
 @pytest.fixture(autouse=True)
+def _fresh_channel_layer() -> Iterator[None]:
+    """Every test gets its own channel layer. channels_redis binds its receive
+    locks to the event loop that first used them; each async test runs on a new
+    loop, so a layer kept from an earlier test fails, or waits forever on a lock
+    that a task of a closed loop still holds."""
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    yield
+    channel_layers.backends.clear()
+
+
+@pytest.fixture(autouse=True)
 def _fast_password_hashing(settings: Any) -> None:
     """Thousands of test users: hash their passwords cheaply (tests only; the
     settings keep Django's strong default)."""
