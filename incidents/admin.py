@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
 from incidents import services
@@ -78,8 +79,18 @@ class ServiceLinkInline(CleanTextAdminMixin, admin.TabularInline):
     extra = 0
 
 
+class ServiceDependencyFormSet(BaseInlineFormSet):
+    def clean(self) -> None:
+        super().clean()
+        for form in self.forms:
+            other = (getattr(form, "cleaned_data", None) or {}).get("depends_on")
+            if other is not None and self.instance.pk is not None and other.pk == self.instance.pk:
+                form.add_error("depends_on", "A service cannot depend on itself.")
+
+
 class ServiceDependencyInline(admin.TabularInline):
     model = ServiceDependency
+    formset = ServiceDependencyFormSet
     fk_name = "service"
     extra = 0
     autocomplete_fields = ["depends_on"]
@@ -87,7 +98,9 @@ class ServiceDependencyInline(admin.TabularInline):
 
 @admin.register(Service)
 class ServiceAdmin(ThroughServiceAdmin):
-    # Links and dependencies (the inlines) are saved by the admin itself.
+    # Links and dependencies (the inlines) are saved through the service too: the
+    # formsets validate the rows, `service_update` writes them with its audit line
+    # and event.
     instance_arg = "service"
     create_service = staticmethod(services.service_create)
     update_service = staticmethod(services.service_update)
@@ -96,6 +109,21 @@ class ServiceAdmin(ThroughServiceAdmin):
     search_fields = ["name", "slug", "description"]
     prepopulated_fields = {"slug": ["name"]}
     inlines = [ServiceLinkInline, ServiceDependencyInline]
+
+    def save_related(self, request: HttpRequest, form: Any, formsets: Any, change: bool) -> None:
+        form.save_m2m()
+        relations: dict[str, Any] = {}
+        for formset in formsets:
+            # The admin's change message reads what `formset.save()` would have set;
+            # the service's own audit line records the change instead.
+            formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+            rows = [f.cleaned_data for f in formset.forms if f.cleaned_data and not f.cleaned_data.get("DELETE")]
+            if formset.model is ServiceLink:
+                relations["links"] = [{"kind": r["kind"], "label": r["label"], "url": r["url"]} for r in rows]
+            elif formset.model is ServiceDependency:
+                relations["depends_on"] = [r["depends_on"] for r in rows]
+        if relations:
+            services.service_update(service=form.instance, by=request.user, **relations)
 
 
 @admin.register(Severity)

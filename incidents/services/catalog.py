@@ -154,6 +154,10 @@ def _lock(model: type[M], instance: M) -> M:
 # Services ----------------------------------------------------------------------------
 
 
+def _link_key(link: dict[str, Any]) -> tuple[str, str, str]:
+    return (link["kind"], link["label"], link["url"])
+
+
 def _service_relations(
     service: Service, links: Iterable[dict[str, Any]] | None, depends_on: Iterable[Service] | None
 ) -> dict[str, Any]:
@@ -168,7 +172,7 @@ def _service_relations(
             for link in links
         ]
         before = list(service.links.order_by("pk").values("kind", "label", "url"))
-        if before != cleaned:
+        if sorted(map(_link_key, before)) != sorted(map(_link_key, cleaned)):
             service.links.all().delete()
             ServiceLink.objects.bulk_create([ServiceLink(service=service, **link) for link in cleaned])
             changes["links"] = {"from": len(before), "to": len(cleaned)}

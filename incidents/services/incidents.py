@@ -30,7 +30,7 @@ from incidents.models import (
 from incidents.services.text import MAX_BODY, MAX_TITLE, clean_field
 from portal.errors import Conflict, InvalidTransition, ValidationFailed
 from portal.markdown import render_markdown
-from portal.models import display_name
+from portal.models import OrgRole, display_name, has_role
 from portal.text import clean_text
 
 User = AbstractBaseUser
@@ -249,6 +249,13 @@ def _assign(incident: Incident, role: str, user: Any, *, by: Any, now: datetime)
         raise Conflict(f"{user} already holds this role.", role=role)
     if previous is None and user is None:
         raise Conflict("Nobody holds this role.", role=role)
+    if user is not None and not has_role(user, OrgRole.RESPONDER):
+        # Viewers read; they do not command. The pages offer only responders, and
+        # the API and every other caller meet the same rule here.
+        raise ValidationFailed(
+            f"{display_name(user)} is a viewer and cannot hold an incident role.",
+            fields={"user": ["Choose a responder or a manager."]},
+        )
     if current is not None:
         current.ended_at = now
         current.save(update_fields=["ended_at"])

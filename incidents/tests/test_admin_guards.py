@@ -138,3 +138,38 @@ def test_catalogue_edits_in_the_admin_go_through_the_catalogue_services(
         ("catalog.service_group_created", "boss", "name,slug"),  # what differs from the defaults
         ("catalog.severity_updated", "boss", "description"),
     ]
+
+
+def test_a_services_links_and_dependencies_edited_in_the_admin_go_through_the_service(
+    boss: Client, cast: Any, django_capture_on_commit_callbacks: Any
+) -> None:
+    from incidents import events
+
+    url = f"/admin/incidents/service/{cast.service.pk}/change/"
+    page = boss.get(url)
+    prefixes = [inline.formset.prefix for inline in page.context["inline_admin_formsets"]]
+    links, dependencies = prefixes
+    seen: list[events.DomainEvent] = []
+    events.subscribe(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            _post_change_form(boss, url, {
+                f"{links}-TOTAL_FORMS": 1, f"{links}-0-kind": "dashboard", f"{links}-0-label": "Grafana\x00",
+                f"{links}-0-url": "https://grafana.example.com/d/api",
+                f"{dependencies}-TOTAL_FORMS": 1, f"{dependencies}-0-depends_on": cast.internal_service.pk,
+            })
+            _post_change_form(boss, url, {})  # saved again unchanged: no second event
+    finally:
+        events.unsubscribe(seen.append)
+    service = type(cast.service).objects.get(pk=cast.service.pk)
+    assert list(service.links.values_list("kind", "label", "url")) == [("dashboard", "Grafana", "https://grafana.example.com/d/api")]
+    assert list(service.depends_on.values_list("slug", flat=True)) == [cast.internal_service.slug]
+    assert [(e.kind, e.data["by"], e.data["fields"]) for e in seen] == [("catalog.service_updated", "boss", "depends_on,links")]
+
+
+def test_a_service_cannot_be_made_to_depend_on_itself_in_the_admin(boss: Client, cast: Any) -> None:
+    url = f"/admin/incidents/service/{cast.service.pk}/change/"
+    dependencies = boss.get(url).context["inline_admin_formsets"][1].formset.prefix
+    with pytest.raises(AssertionError, match="refused"):
+        _post_change_form(boss, url, {f"{dependencies}-TOTAL_FORMS": 1, f"{dependencies}-0-depends_on": cast.service.pk})
+    assert not cast.service.depends_on.exists()

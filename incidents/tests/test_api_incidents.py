@@ -67,8 +67,8 @@ def test_severity_roles_impacts_notes_and_visibility(api, cast) -> None:
     assert client.post(f"/api/v1/incidents/{ref}/severity/", {"severity": "SEV3", "reason": "contained"}, format="json").json()[
         "severity"
     ]["name"] == "SEV3"
-    roles = client.post(f"/api/v1/incidents/{ref}/roles/", {"role": "scribe", "user": cast.viewer.pk}, format="json").json()["roles"]
-    assert [(r["role"], r["user"]["username"]) for r in roles] == [("scribe", "viewer")]
+    roles = client.post(f"/api/v1/incidents/{ref}/roles/", {"role": "scribe", "user": cast.owner.pk}, format="json").json()["roles"]
+    assert [(r["role"], r["user"]["username"]) for r in roles] == [("scribe", "owner")]
     handover = client.post(f"/api/v1/incidents/{ref}/roles/", {"role": "scribe", "user": "responder"}, format="json")
     assert [r["user"]["username"] for r in handover.json()["roles"]] == ["responder"]
     cleared = client.post(f"/api/v1/incidents/{ref}/roles/", {"role": "scribe", "user": None}, format="json")
@@ -272,3 +272,16 @@ def test_the_list_built_from_rows_equals_the_serializer_output(api, cast) -> Non
     listed = client.get("/api/v1/incidents/").json()["results"]
     expected = [IncidentListSerializer(incident).data for incident in incident_list_qs().order_by("-id")]
     assert listed == expected
+
+
+def test_a_viewer_cannot_be_given_an_incident_role(api, cast) -> None:
+    client = api.as_(cast.responder)
+    ref = _declare(client)["reference"]
+    for role in ("commander", "scribe"):
+        refused = client.post(f"/api/v1/incidents/{ref}/roles/", {"role": role, "user": cast.viewer.pk}, format="json")
+        assert refused.status_code == 400
+        assert refused.json()["error"]["fields"]["user"] == ["Choose a responder or a manager."]
+    detail = client.get(f"/api/v1/incidents/{ref}/").json()
+    assert all(r["user"]["username"] != "viewer" for r in detail["roles"])
+    kinds = [e["kind"] for e in client.get(f"/api/v1/incidents/{ref}/timeline/").json()["results"]]
+    assert kinds.count("role_change") == sum(1 for r in detail["roles"])
