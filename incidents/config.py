@@ -1,12 +1,17 @@
 """The incident core's sections of the configuration document: severities,
-service groups, services and message templates (see portal/config/runner.py)."""
+service groups, services and message templates (see portal/config/runner.py).
+
+Every write goes through the catalogue services, as the API and the admin do: an
+audit line per object, and a `catalog.*` event after commit that refreshes the
+dashboards and the public snapshot. A dry run rolls back before commit, so it
+publishes nothing."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 from typing import Any
 
-from incidents import templating
+from incidents import services, templating
 from incidents.models import (
     IncidentStatus,
     MessageTemplate,
@@ -16,7 +21,6 @@ from incidents.models import (
     Severity,
     Visibility,
 )
-from incidents.services import service_delete, severity_delete
 from portal.config.sections import ItemError
 from portal.models import Team
 from portal.text import clean_text
@@ -65,20 +69,19 @@ class Severities:
         data = self.normalise(item)
         holder = Severity.objects.filter(rank=data["rank"]).exclude(name=data["name"]).first()
         if holder is not None:
-            holder.rank = PARKED_RANK + holder.rank
-            holder.save(update_fields=["rank"])
-        severity = Severity.objects.filter(name=data["name"]).first() or Severity(name=data["name"])
-        severity.rank = data["rank"]
-        severity.colour = data["colour"]
-        severity.description = data["description"]
-        severity.response_target = timedelta(minutes=data["response_target_minutes"])
-        severity.pages = data["pages"]
-        severity.save()
+            services.severity_update(severity=holder, by=by, rank=PARKED_RANK + holder.rank)
+        fields = {"rank": data["rank"], "colour": data["colour"], "description": data["description"],
+                  "response_target": timedelta(minutes=data["response_target_minutes"]), "pages": data["pages"]}  # fmt: skip
+        severity = Severity.objects.filter(name=data["name"]).first()
+        if severity is None:
+            services.severity_create(by=by, name=data["name"], **fields)
+        else:
+            services.severity_update(severity=severity, by=by, **fields)
 
     def delete(self, key: str, *, by: Any) -> None:
         severity = Severity.objects.filter(name=key).first()
         if severity is not None:
-            severity_delete(severity=severity, by=by)
+            services.severity_delete(severity=severity, by=by)
 
     def settle(self) -> list[str]:
         return [
@@ -109,10 +112,16 @@ class ServiceGroups:
 
     def write(self, item: dict[str, Any], *, by: Any) -> None:
         data = self.normalise(item)
-        ServiceGroup.objects.update_or_create(slug=data.pop("slug"), defaults=data)
+        group = ServiceGroup.objects.filter(slug=data["slug"]).first()
+        if group is None:
+            services.service_group_create(by=by, **data)
+        else:
+            services.service_group_update(group=group, by=by, **data)
 
     def delete(self, key: str, *, by: Any) -> None:
-        ServiceGroup.objects.filter(slug=key).delete()
+        group = ServiceGroup.objects.filter(slug=key).first()
+        if group is not None:
+            services.service_group_delete(group=group, by=by)
 
 
 class Services:
@@ -159,11 +168,13 @@ class Services:
             team = Team.objects.filter(slug=data["team"]).first()
             if team is None:
                 raise ItemError(f"no team {data['team']!r}", "team")
-        Service.objects.update_or_create(
-            slug=data["slug"],
-            defaults={"name": data["name"], "description": data["description"], "group": group, "team": team,
-                      "visibility": data["visibility"], "display_order": data["display_order"]},
-        )  # fmt: skip
+        fields = {"name": data["name"], "description": data["description"], "group": group, "team": team,
+                  "visibility": data["visibility"], "display_order": data["display_order"]}  # fmt: skip
+        service = Service.objects.filter(slug=data["slug"]).first()
+        if service is None:
+            services.service_create(by=by, slug=data["slug"], **fields)
+        else:
+            services.service_update(service=service, by=by, **fields)
 
     def finish(self, items: list[dict[str, Any]], *, by: Any) -> None:
         slugs = dict(Service.objects.values_list("slug", "pk"))
@@ -178,12 +189,12 @@ class Services:
             if service is None:
                 continue  # its own error is already listed
             if sorted(service.depends_on.values_list("slug", flat=True)) != sorted(wanted):
-                service.depends_on.set([slugs[slug] for slug in wanted])
+                services.service_update(service=service, by=by, depends_on=list(Service.objects.filter(slug__in=wanted)))
 
     def delete(self, key: str, *, by: Any) -> None:
         service = Service.objects.filter(slug=key).first()
         if service is not None:
-            service_delete(service=service, by=by)
+            services.service_delete(service=service, by=by)
 
 
 class MessageTemplates:
@@ -211,10 +222,16 @@ class MessageTemplates:
     def write(self, item: dict[str, Any], *, by: Any) -> None:
         data = self.normalise(item)
         templating.check_body(data["body"], data["kind"])
-        MessageTemplate.objects.update_or_create(name=data.pop("name"), defaults=data)
+        template = MessageTemplate.objects.filter(name=data["name"]).first()
+        if template is None:
+            services.message_template_create(by=by, **data)
+        else:
+            services.message_template_update(template=template, by=by, **data)
 
     def delete(self, key: str, *, by: Any) -> None:
-        MessageTemplate.objects.filter(name=key).delete()
+        template = MessageTemplate.objects.filter(name=key).first()
+        if template is not None:
+            services.message_template_delete(template=template, by=by)
 
 
 SEVERITIES = Severities()

@@ -183,3 +183,29 @@ def test_the_json_schema_is_published_and_validates_the_fixtures(client) -> None
     for path in FIXTURES.glob("*.yaml"):
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
     assert set(schema["properties"]) == {"version", "severities", "teams", "service_groups", "services", "message_templates", "integrations"}
+
+
+def test_applying_writes_through_the_catalogue_services_and_a_dry_run_publishes_nothing(
+    django_capture_on_commit_callbacks,
+) -> None:
+    from incidents import events
+
+    seen: list[events.DomainEvent] = []
+    events.subscribe(seen.append)
+    try:
+        with django_capture_on_commit_callbacks(execute=True):
+            apply("kubernetes.yaml", dry_run=True)
+        assert seen == []
+        with django_capture_on_commit_callbacks(execute=True):
+            apply("kubernetes.yaml")
+    finally:
+        events.unsubscribe(seen.append)
+    kinds = [e.kind for e in seen]
+    assert kinds.count("catalog.service_created") == 9
+    assert "catalog.service_group_created" in kinds and "catalog.severity_updated" in kinds
+    # The dependencies are set through the service too, one update per service that has them.
+    with_dependencies = Service.objects.filter(depends_on__isnull=False).distinct().count()
+    updates = [e for e in seen if e.kind == "catalog.service_updated"]
+    assert len(updates) == with_dependencies and all(e.data["fields"] == "depends_on" for e in updates)
+    # Public services and severities refresh the status page.
+    assert any(e.public for e in seen if e.kind == "catalog.service_created")
