@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from incidents.integrations import severities
 from incidents.integrations.common import PayloadInvalid
-from incidents.integrations.parsing import signals_of
+from incidents.integrations.pipeline.decide import route_for, severity_for, signals_of
 from incidents.models import AlertAction, Delivery, Impact, Integration, Service, Severity
 from portal.errors import ValidationFailed
 from portal.parsers import load_json
@@ -179,8 +179,6 @@ class Outcome:
 def dry_run(integration: Integration, rules: list[dict[str, Any]], mapping: dict[str, Any], payload: str) -> tuple[list[Outcome], list[str]]:
     """What the integration would do with `payload` under these rules, changing
     nothing: the same parser, router and severity mapping as real deliveries."""
-    from incidents.integrations.services import route_for, severity_for
-
     if len(payload.encode()) > MAX_SAMPLE:
         return [], [f"The sample is larger than {MAX_SAMPLE // 1024} KiB."]
     trial = copy.copy(integration)

@@ -8,6 +8,7 @@ import json
 import pytest
 
 from incidents.integrations import services
+from incidents.integrations.pipeline import receive
 from incidents.integrations.tests.helpers import (
     ensure_severities,
     fixture_json,
@@ -126,7 +127,7 @@ def test_a_sample_is_stored_and_processed_like_a_real_delivery(api, cast, kind) 
 
 def test_a_failed_delivery_is_retried_once_and_a_processed_one_is_a_409(api, cast) -> None:
     integration, _ = make(AM)
-    delivery = services.delivery_store(integration=integration, body=json.dumps(fixture_json("alertmanager", "firing.json")), headers={})
+    delivery = receive.delivery_store(integration=integration, body=json.dumps(fixture_json("alertmanager", "firing.json")), headers={})
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, attempts=8, error="boom")
     url = f"/api/v1/integrations/{integration.pk}/deliveries/{delivery.pk}/retry/"
     response = api.as_(cast.owner).post(url)
