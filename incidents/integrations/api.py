@@ -246,7 +246,7 @@ class AlertSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_incident(self, alert: Alert) -> str | None:
-        return alert.incident.reference if alert.incident_id else None
+        return alert.incident.reference if alert.incident is not None else None
 
 
 class AlertEventSerializer(serializers.ModelSerializer):

@@ -51,7 +51,8 @@ class RuleRow(forms.Form):
     action = forms.ChoiceField(choices=[("", "The integration's default"), *AlertAction.choices], required=False, label="Then")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         field, value = (data.get("field") or "").strip(), data.get("value") or ""
         if value and not field:
             self.add_error("field", "Name the field to compare, e.g. labels.team.")
@@ -101,7 +102,8 @@ class MappingRow(forms.Form):
     severity = SeverityChoice(queryset=_severities(), required=False, empty_label="Choose…", label="Severity")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("value") and not data.get("severity"):
             self.add_error("severity", "Choose the severity for this value.")
         if data.get("severity") and not data.get("value"):

@@ -13,6 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from incidents.integrations import selectors, services
 from incidents.integrations.editor import Editor, dry_run
@@ -24,6 +25,10 @@ from portal.models import OrgRole, has_role
 from portal.text import clean_text
 
 TOKEN_SESSION_KEY = "integration-token-{pk}"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # set by django_htmx's middleware
 
 
 def _require(request: HttpRequest, role: str) -> None:
@@ -75,7 +80,7 @@ def _detail_context(request: HttpRequest, integration: Integration, token: str |
 
 
 @login_required
-def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     integration = _get_integration_for_manager(request, pk)
     if request.htmx:
         context = {"deliveries": selectors.integration_deliveries(integration), "integration": integration}
@@ -105,7 +110,7 @@ def integration_routing(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def integration_routing_test(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_routing_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """What the rows on screen (saved or not) would do with the sample payload."""
     integration = _get_integration_for_manager(request, pk)
     editor = Editor(integration, request.POST)
@@ -118,7 +123,7 @@ def integration_routing_test(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         problems = ["Correct the rows marked below first."]
     status = 200 if outcomes or not problems else 400
-    result = {"outcomes": outcomes, "problems": problems, "tested": True}
+    result: dict[str, Any] = {"outcomes": outcomes, "problems": problems, "tested": True}
     if request.htmx:
         return render(request, "integrations/partials/routing_test.html", result, status=status)
     context = _detail_context(request, integration, editor=editor, sample=sample, **result)
@@ -165,7 +170,7 @@ def delivery_retry(request: HttpRequest, pk: int, delivery_pk: int) -> HttpRespo
 
 
 @login_required
-def alert_list(request: HttpRequest) -> HttpResponse:
+def alert_list(request: HtmxHttpRequest) -> HttpResponse:
     _require(request, OrgRole.RESPONDER)
     status = request.GET.get("status", "open")
     try:

@@ -103,7 +103,7 @@ def request_rebuild() -> None:
     if not redis_guard.cache.allows():
         return
     try:
-        queued = redis_guard.client_for(settings.CACHES["default"]["LOCATION"]).set(store._key("queued"), 1, nx=True, ex=QUEUED_TTL)
+        queued = redis_guard.client_for(str(settings.CACHES["default"]["LOCATION"])).set(store._key("queued"), 1, nx=True, ex=QUEUED_TTL)
     except Exception:  # noqa: BLE001
         redis_guard.cache.failed("queueing a status snapshot rebuild")
         return

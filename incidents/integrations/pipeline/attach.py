@@ -203,6 +203,8 @@ def _reread_open_group(integration: Integration, group_key: str, conflict: Integ
 
 
 def _incident_action(integration: Integration, alert: Alert, signal: Signal, action: str) -> None:
+    if alert.incident_id is None:
+        return
     incident = Incident.objects.filter(pk=alert.incident_id).select_related("severity").first()
     if incident is None:
         return

@@ -135,6 +135,7 @@ def test_a_trigger_within_the_reopen_window_reopens_the_last_incident(client) ->
     incident = Incident.objects.get()
     assert incident.status == IncidentStatus.INVESTIGATING
     reopen = incident.timeline.filter(kind="status_change").order_by("id").last()
+    assert reopen is not None
     assert reopen.details["reopened"] is True
 
 
