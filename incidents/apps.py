@@ -18,8 +18,9 @@ class IncidentsConfig(AppConfig):
 
     def ready(self) -> None:
         # Celery's autodiscovery finds incidents/tasks.py only: the sub-packages' task
-        # modules are imported here to register their tasks with the worker. Each
-        # imports its services; services enqueue by task name and never import them.
+        # modules are imported here to register their tasks with the worker. A task
+        # module imports its services; the alert pipeline and the status snapshot
+        # enqueue by task name and never import their task modules.
         for module in TASK_MODULES:
             import_module(module)
 
