@@ -22,7 +22,8 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from health.models import OnRecovery, Outcome, Policy, Probe, ServiceSource
-from incidents.integrations.services import delivery_store, integration_create, integration_update
+from incidents.integrations.pipeline.receive import delivery_store
+from incidents.integrations.services import integration_create, integration_update
 from incidents.integrations.severities import normalise_mapping
 from incidents.models import Impact, IntegrationKind, MaintenanceStatus, ResolvePolicy, Service, Severity
 from incidents.services import service_set_observed_status

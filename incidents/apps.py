@@ -1,6 +1,15 @@
 from __future__ import annotations
 
+from importlib import import_module
+
 from django.apps import AppConfig
+
+TASK_MODULES = (
+    "incidents.integrations.tasks",
+    "incidents.notify.tasks",
+    "incidents.oncall.tasks",
+    "incidents.public.tasks",
+)
 
 
 class IncidentsConfig(AppConfig):
@@ -8,11 +17,22 @@ class IncidentsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from incidents import live  # noqa: F401  (subscribes the live pages to domain events)
-        from incidents.integrations import severities as _severities  # noqa: F401  (refuses deleting a mapped severity)
-        from incidents.integrations import tasks as _alert_tasks  # noqa: F401  (registers the alert tasks with Celery)
-        from incidents.notify import subscribers as _subscribers  # noqa: F401  (status page subscribers hear public changes)
-        from incidents.notify import tasks as _notify_tasks  # noqa: F401
-        from incidents.oncall import subscriber as _oncall  # noqa: F401  (paging and channels follow incident events)
-        from incidents.oncall import tasks as _oncall_tasks  # noqa: F401
-        from incidents.public import subscriber as _public  # noqa: F401  (status snapshot rebuilds on public changes)
+        # Celery's autodiscovery finds incidents/tasks.py only: the sub-packages' task
+        # modules are imported here to register their tasks with the worker. A task
+        # module imports its services; the alert pipeline and the status snapshot
+        # enqueue by task name and never import their task modules.
+        for module in TASK_MODULES:
+            import_module(module)
+
+        # Subscriptions, each made once however often ready() runs.
+        from incidents import live
+        from incidents.integrations import severities
+        from incidents.notify import subscribers
+        from incidents.oncall import subscriber as oncall
+        from incidents.public import rebuild
+
+        live.connect()  # the war room and dashboard follow domain events
+        severities.connect()  # deleting a severity a mapping names is refused
+        subscribers.connect()  # status page subscribers hear public changes
+        oncall.connect()  # paging and channels follow incident events
+        rebuild.connect()  # the status snapshot rebuilds on public changes

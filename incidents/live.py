@@ -56,4 +56,8 @@ def on_event(event: DomainEvent) -> None:
         broadcast(DASHBOARD_GROUP, event.kind, dict(payload))
 
 
-events.subscribe(on_event)
+
+def connect() -> None:
+    """Subscribe the live pages to domain events; called from IncidentsConfig.ready(),
+    safe to call again (a subscriber is registered once)."""
+    events.subscribe(on_event)

@@ -15,7 +15,7 @@ class NewestFirstCursorPagination(CursorPagination):
     page_size = 25
     page_size_query_param = "page_size"
     max_page_size = 100
-    ordering = "-id"
+    ordering: str | tuple[str, ...] = "-id"
 
 
 class TimelineCursorPagination(CursorPagination):

@@ -9,7 +9,7 @@ from django.views.static import serve
 from drf_spectacular.views import SpectacularAPIView
 
 from health import observability_views
-from incidents.integrations.pagerduty import views as pagerduty_views
+from incidents.integrations.pipeline import registry as integration_registry
 from portal.api_docs import api_docs
 
 
@@ -36,7 +36,7 @@ urlpatterns = [
     path("integrations/", include("incidents.integrations.urls")),
     path("oncall/", include("incidents.oncall.urls")),
     path("runbooks/", include("runbooks.urls")),
-    # PagerDuty Events API v1 at PagerDuty's own path, so senders change only the host.
-    path("generic/2010-04-15/create_event.json", pagerduty_views.create_event_v1, name="pagerduty-v1-create-event"),
+    # Receivers at their senders' own paths (PagerDuty Events v1), so senders change only the host.
+    *integration_registry.site_urlpatterns(),
     path("", include("incidents.urls")),
 ]

@@ -12,7 +12,7 @@ from django.utils import timezone
 from health import services, tasks
 from health.models import Heartbeat, Location, Probe, ProbeResult, ProbeState
 from health.tests.servers import HealthServer, free_port
-from incidents.integrations.services import delivery_process
+from incidents.integrations.pipeline.process import delivery_process
 from incidents.models import Alert, Delivery, Impact, Incident, IncidentStatus, MaintenanceStatus
 from incidents.selectors import service_statuses
 from incidents.services import maintenance_change_status, maintenance_schedule

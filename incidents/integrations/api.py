@@ -21,9 +21,9 @@ from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
 from incidents.integrations import selectors, services
+from incidents.integrations.pipeline.registry import receiver_url
 from incidents.integrations.redaction import redact
 from incidents.integrations.severities import mapping_for_display
-from incidents.integrations.views import receiver_url
 from incidents.models import (
     Alert,
     AlertAction,
@@ -58,7 +58,7 @@ class IntegrationSerializer(serializers.ModelSerializer):
         return mapping_for_display(integration.severity_mapping)
 
     def get_url(self, integration: Integration) -> str:
-        return receiver_url(None, integration, self.context.get("secret"))  # type: ignore[arg-type]
+        return receiver_url(integration, self.context.get("secret"))
 
 
 class IntegrationWithSecretSerializer(IntegrationSerializer):
@@ -246,7 +246,7 @@ class AlertSerializer(serializers.ModelSerializer):
 
     @extend_schema_field({"type": "string", "nullable": True})
     def get_incident(self, alert: Alert) -> str | None:
-        return alert.incident.reference if alert.incident_id else None
+        return alert.incident.reference if alert.incident is not None else None
 
 
 class AlertEventSerializer(serializers.ModelSerializer):

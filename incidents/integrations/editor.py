@@ -18,7 +18,7 @@ from django.utils import timezone
 
 from incidents.integrations import severities
 from incidents.integrations.common import PayloadInvalid
-from incidents.integrations.parsing import signals_of
+from incidents.integrations.pipeline.decide import route_for, severity_for, signals_of
 from incidents.models import AlertAction, Delivery, Impact, Integration, Service, Severity
 from portal.errors import ValidationFailed
 from portal.parsers import load_json
@@ -51,7 +51,8 @@ class RuleRow(forms.Form):
     action = forms.ChoiceField(choices=[("", "The integration's default"), *AlertAction.choices], required=False, label="Then")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         field, value = (data.get("field") or "").strip(), data.get("value") or ""
         if value and not field:
             self.add_error("field", "Name the field to compare, e.g. labels.team.")
@@ -101,7 +102,8 @@ class MappingRow(forms.Form):
     severity = SeverityChoice(queryset=_severities(), required=False, empty_label="Choose…", label="Severity")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         if data.get("value") and not data.get("severity"):
             self.add_error("severity", "Choose the severity for this value.")
         if data.get("severity") and not data.get("value"):
@@ -179,8 +181,6 @@ class Outcome:
 def dry_run(integration: Integration, rules: list[dict[str, Any]], mapping: dict[str, Any], payload: str) -> tuple[list[Outcome], list[str]]:
     """What the integration would do with `payload` under these rules, changing
     nothing: the same parser, router and severity mapping as real deliveries."""
-    from incidents.integrations.services import route_for, severity_for
-
     if len(payload.encode()) > MAX_SAMPLE:
         return [], [f"The sample is larger than {MAX_SAMPLE // 1024} KiB."]
     trial = copy.copy(integration)

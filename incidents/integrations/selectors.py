@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.db.models import Count, Prefetch, Q, QuerySet
 
+from incidents.integrations.pipeline.registry import adapter_for
 from incidents.models import Alert, AlertEvent, AlertStatus, Delivery, Integration
 
 
@@ -52,8 +53,7 @@ def alert_fields(integration: Integration, limit: int = 20) -> list[str]:
     for labels in Alert.objects.filter(integration=integration).order_by("-id").values_list("labels", flat=True)[:limit]:
         if isinstance(labels, dict):
             seen.update(f"labels.{name}" for name in labels)
-    if integration.kind == "alertmanager":
-        seen.update({"labels.alertname", "labels.severity", "labels.service", "labels.team"})
+    seen.update(adapter_for(integration.kind).suggested_fields)
     return sorted(seen)
 
 

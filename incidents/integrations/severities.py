@@ -17,9 +17,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models.signals import pre_delete
-from django.dispatch import receiver
 
-from incidents.models import Integration, IntegrationKind, Severity
+from incidents.integrations.pipeline.registry import adapter_for
+from incidents.models import Integration, Severity
 from portal.errors import Conflict, ValidationFailed
 
 FORMAT = '{"field": "labels.severity", "map": {"critical": "SEV1", "warning": "SEV3"}, "default": "SEV2"}'
@@ -109,7 +109,7 @@ def mapping_for_display(mapping: Any) -> dict[str, Any]:
 
 def mapped_field(integration: Integration) -> str:
     mapping = integration.severity_mapping or {}
-    return str(mapping.get("field") or ("labels.severity" if integration.kind == IntegrationKind.ALERTMANAGER else "severity"))
+    return str(mapping.get("field") or adapter_for(integration.kind).default_severity_field)
 
 
 def severity_for(integration: Integration, value: str) -> Choice:
@@ -150,7 +150,6 @@ def integrations_using(severity: Severity) -> list[Integration]:
     return using
 
 
-@receiver(pre_delete, sender=Severity, dispatch_uid="severity-used-by-a-mapping")
 def refuse_deleting_a_mapped_severity(sender: type[Severity], instance: Severity, **kwargs: Any) -> None:
     """Every way of deleting a severity (API, admin, shell) meets this: a mapping
     that names it would otherwise send its alerts to the fallback."""
@@ -161,3 +160,8 @@ def refuse_deleting_a_mapped_severity(sender: type[Severity], instance: Severity
             f"Severity {instance.name} is used by the severity mapping of: {names}. Change those mappings first.",
             used_by={"integrations": [integration.pk for integration in using]},
         )
+
+
+def connect() -> None:
+    """Called from IncidentsConfig.ready(); connecting twice keeps one receiver (dispatch_uid)."""
+    pre_delete.connect(refuse_deleting_a_mapped_severity, sender=Severity, dispatch_uid="severity-used-by-a-mapping")

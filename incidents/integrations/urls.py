@@ -1,25 +1,17 @@
-"""Receivers (no session, no CSRF: each authenticates its sender) and the pages."""
+"""Receivers (no session, no CSRF: each authenticates its sender), one set per
+integration kind from its adapter, and the pages."""
 
 from __future__ import annotations
 
 from django.urls import path
 
 from incidents.integrations import views
-from incidents.integrations.alertmanager.views import alertmanager_webhook
-from incidents.integrations.generic.views import generic_webhook
-from incidents.integrations.pagerduty import views as pagerduty
+from incidents.integrations.pipeline import registry
 
 app_name = "integrations"
 
 urlpatterns = [
-    # receivers
-    path("alertmanager/", alertmanager_webhook, name="alertmanager-auth"),
-    path("alertmanager/<str:token>/", alertmanager_webhook, name="alertmanager"),
-    path("pagerduty/v2/enqueue", pagerduty.enqueue, name="pagerduty-enqueue"),
-    path("pagerduty/v3/<str:token>/", pagerduty.webhook_v3, name="pagerduty-v3"),
-    path("generic/", generic_webhook, name="generic-auth"),
-    path("generic/<str:token>/", generic_webhook, name="generic"),
-    # pages
+    *registry.urlpatterns(),
     path("", views.integration_list, name="list"),
     path("<int:pk>/", views.integration_detail, name="detail"),
     path("<int:pk>/rotate/", views.integration_rotate, name="rotate"),

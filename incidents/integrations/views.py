@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
@@ -14,16 +13,22 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from incidents.integrations import selectors, services
 from incidents.integrations.editor import Editor, dry_run
 from incidents.integrations.forms import IntegrationForm
-from incidents.models import Alert, AlertStatus, Delivery, Integration, IntegrationKind
+from incidents.integrations.pipeline import registry
+from incidents.models import Alert, AlertStatus, Delivery, Integration
 from portal.errors import ValidationFailed
 from portal.models import OrgRole, has_role
 from portal.text import clean_text
 
 TOKEN_SESSION_KEY = "integration-token-{pk}"
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # set by django_htmx's middleware
 
 
 def _require(request: HttpRequest, role: str) -> None:
@@ -34,27 +39,6 @@ def _require(request: HttpRequest, role: str) -> None:
 def _get_integration_for_manager(request: HttpRequest, pk: int) -> Integration:
     _require(request, OrgRole.MANAGER)
     return get_object_or_404(Integration, pk=pk)
-
-
-PLACEHOLDER = "SECRET-PLACEHOLDER"
-
-
-def receiver_url(request: HttpRequest, integration: Integration, token: str | None) -> str:
-    """The URL senders post to, with the secret when it is shown, else a readable
-    `<secret>` (not reversed: reverse() would percent-encode the brackets)."""
-    url = _receiver_url(integration, token or PLACEHOLDER)
-    return url if token else url.replace(PLACEHOLDER, "<secret>")
-
-
-def _receiver_url(integration: Integration, shown: str) -> str:
-    base = settings.PUBLIC_URL
-    if integration.kind == IntegrationKind.ALERTMANAGER:
-        return f"{base}{reverse('integrations:alertmanager', args=[shown])}"
-    if integration.kind == IntegrationKind.PAGERDUTY_EVENTS_V2:
-        return f"{base}{reverse('integrations:pagerduty-enqueue')}"
-    if integration.kind == IntegrationKind.PAGERDUTY_WEBHOOK_V3:
-        return f"{base}{reverse('integrations:pagerduty-v3', args=[shown])}"
-    return f"{base}{reverse('integrations:generic', args=[shown])}"
 
 
 @login_required
@@ -85,7 +69,7 @@ def _detail_context(request: HttpRequest, integration: Integration, token: str |
     context: dict[str, Any] = {
         "integration": integration,
         "token": token,
-        "url": receiver_url(request, integration, token),
+        "url": registry.receiver_url(integration, token),
         "deliveries": selectors.integration_deliveries(integration),
         "firing": selectors.alert_list_qs(status="open", integration_id=integration.pk)[:20],
         "alert_fields": selectors.alert_fields(integration),
@@ -96,7 +80,7 @@ def _detail_context(request: HttpRequest, integration: Integration, token: str |
 
 
 @login_required
-def integration_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     integration = _get_integration_for_manager(request, pk)
     if request.htmx:
         context = {"deliveries": selectors.integration_deliveries(integration), "integration": integration}
@@ -126,7 +110,7 @@ def integration_routing(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def integration_routing_test(request: HttpRequest, pk: int) -> HttpResponse:
+def integration_routing_test(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     """What the rows on screen (saved or not) would do with the sample payload."""
     integration = _get_integration_for_manager(request, pk)
     editor = Editor(integration, request.POST)
@@ -139,7 +123,7 @@ def integration_routing_test(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         problems = ["Correct the rows marked below first."]
     status = 200 if outcomes or not problems else 400
-    result = {"outcomes": outcomes, "problems": problems, "tested": True}
+    result: dict[str, Any] = {"outcomes": outcomes, "problems": problems, "tested": True}
     if request.htmx:
         return render(request, "integrations/partials/routing_test.html", result, status=status)
     context = _detail_context(request, integration, editor=editor, sample=sample, **result)
@@ -186,7 +170,7 @@ def delivery_retry(request: HttpRequest, pk: int, delivery_pk: int) -> HttpRespo
 
 
 @login_required
-def alert_list(request: HttpRequest) -> HttpResponse:
+def alert_list(request: HtmxHttpRequest) -> HttpResponse:
     _require(request, OrgRole.RESPONDER)
     status = request.GET.get("status", "open")
     try:

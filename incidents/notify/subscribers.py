@@ -251,4 +251,8 @@ def message_for(delivery: NotificationDelivery) -> dict[str, Any]:
     }
 
 
-events.subscribe(on_event)
+
+def connect() -> None:
+    """Subscribe the status page subscribers to domain events; called from IncidentsConfig.ready(),
+    safe to call again (a subscriber is registered once)."""
+    events.subscribe(on_event)

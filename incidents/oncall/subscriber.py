@@ -37,4 +37,8 @@ def on_event(event: events.DomainEvent) -> None:
     channels_on_event(event)
 
 
-events.subscribe(on_event)
+
+def connect() -> None:
+    """Subscribe the paging and channel notifications to domain events; called from IncidentsConfig.ready(),
+    safe to call again (a subscriber is registered once)."""
+    events.subscribe(on_event)

@@ -60,6 +60,27 @@ def incident_impact(incident: Incident) -> str:
     return RANK_IMPACT.get(incident.severity.rank, "none")
 
 
+# What `public_incident_qs` and `_maintenance_qs` prefetch (`to_attr`), typed once.
+def updates_of(incident: Incident) -> list[PublicUpdate]:
+    """The incident's posted public updates, newest first."""
+    return incident.updates  # type: ignore[attr-defined, no-any-return]
+
+
+def impacts_of(incident: Incident) -> list[IncidentService]:
+    """The incident's impacts on public services, in display order."""
+    return incident.public_impacts  # type: ignore[attr-defined, no-any-return]
+
+
+def components_of(update: PublicUpdate) -> list[PublicUpdateComponent]:
+    """The public components an update names."""
+    return update.public_components  # type: ignore[attr-defined, no-any-return]
+
+
+def services_of(window: MaintenanceWindow) -> list[Service]:
+    """The window's public services."""
+    return window.public_services  # type: ignore[attr-defined, no-any-return]
+
+
 def public_status(incident: Incident) -> str:
     """The status the public sees: the one its latest public update set, as on
     Statuspage, where the status is set with the update (`updates` is prefetched
@@ -68,7 +89,7 @@ def public_status(incident: Incident) -> str:
     an update anyway (incident_change_status), so this only covers older rows."""
     if incident.status == IncidentStatus.RESOLVED:
         return IncidentStatus.RESOLVED
-    updates = incident.updates  # type: ignore[attr-defined]
+    updates = updates_of(incident)
     return updates[0].status if updates else IncidentStatus.INVESTIGATING
 
 
@@ -84,7 +105,7 @@ def incident_public_updated_at(incident: Incident) -> datetime:
     """When the public last saw this incident change. Not `updated_at`: that moves
     with internal notes and role changes too, and its timing is not public."""
     stamps = [incident.started_at, incident.identified_at, incident.mitigated_at, incident.resolved_at]
-    stamps += [u.updated_at for u in incident.updates]
+    stamps += [u.updated_at for u in updates_of(incident)]
     return max(s for s in stamps if s is not None)
 
 
@@ -185,8 +206,8 @@ def _component_statuses(services: list[Service], active: list[Incident], mainten
     an internal incident on a public service must not show on the status page.
     What health probes observe on a public service shows as it does to responders."""
     derived = derive_service_statuses(
-        ((row.service_id, row.impact) for incident in active for row in incident.public_impacts),
-        (service.pk for window in maintenance for service in window.public_services),
+        ((row.service_id, row.impact) for incident in active for row in impacts_of(incident)),
+        (service.pk for window in maintenance for service in services_of(window)),
         ((service.pk, service.observed_status) for service in services),
     )
     return {service.pk: derived.get(service.pk, Impact.OPERATIONAL) for service in services}

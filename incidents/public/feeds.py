@@ -15,7 +15,7 @@ from django.utils.feedgenerator import Atom1Feed, Rss201rev2Feed, SyndicationFee
 from django.utils.html import escape
 
 from incidents.models import IncidentStatus, MaintenanceStatus
-from incidents.public.data import PublicData, incident_public_updated_at, public_status
+from incidents.public.data import PublicData, incident_public_updated_at, public_status, updates_of
 from portal.text import clean_text
 
 FEED_ITEMS = 50
@@ -41,7 +41,7 @@ def _feed(cls: type[SyndicationFeed], data: PublicData, self_url: str) -> str:
         parts = [
             f"<p><small>{update.display_at:%b %d, %H:%M %Z}</small><br><strong>{escape(IncidentStatus(update.status).label)}</strong>"
             f" - {update.body_html}</p>"
-            for update in incident.updates
+            for update in updates_of(incident)
         ]
         if not parts:
             parts = [f"<p><strong>{escape(IncidentStatus(public_status(incident)).label)}</strong></p>"]

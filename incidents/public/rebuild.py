@@ -1,10 +1,26 @@
-"""Rebuild and publish the snapshot; ask for a rebuild after a public change."""
+"""How the status page is rebuilt.
+
+1. A public change commits (an incident, a public update, maintenance, the
+   catalogue): its service publishes a domain event with `public=True`
+   (`incidents/events.py`).
+2. `on_event` (subscribed by `connect()`, from IncidentsConfig.ready()) calls
+   `request_rebuild`, which enqueues one `incidents.public.rebuild_snapshot` task
+   by name for a burst of changes (a Redis flag set with NX coalesces them). Beat
+   also runs it every minute, to catch up after an outage and roll "today" over.
+3. The task (`tasks.py`) clears the flag and calls `rebuild()` here: read the
+   public data (`data.py`), push the live part to open pages, render the pages,
+   feeds and JSON (`snapshot.py`), publish the new version (`store.py`: Redis, a
+   local file, each web process's memory) and broadcast it (`consumer.py`).
+4. Readers are answered from that snapshot (`asgi.py`, `views.py`), never from
+   PostgreSQL or Redis on the request path.
+"""
 
 from __future__ import annotations
 
 import logging
 import threading
 
+from celery import current_app
 from django.conf import settings
 
 from incidents import events
@@ -25,6 +41,8 @@ QUEUED_TTL = 15  # a lost task only delays the next rebuild this long
 # 60 s, so that every periodic rebuild refreshes it.
 REFRESH_SECONDS = 45
 EVENT = "public.snapshot"
+# Enqueued by name: tasks.py imports this module, never the reverse.
+REBUILD_TASK = "incidents.public.rebuild_snapshot"
 
 _cold_lock = threading.Lock()
 
@@ -80,20 +98,18 @@ def request_rebuild() -> None:
     it. The task clears the flag before it reads the database, so a change that
     lands during a build queues another one and is never lost.
     """
-    from incidents.public.tasks import rebuild_public_snapshot
-
     # Runs after a responder's change, on the request: Redis down costs at most one
     # short timeout (redis_guard), and the periodic rebuild catches up.
     if not redis_guard.cache.allows():
         return
     try:
-        queued = redis_guard.client_for(settings.CACHES["default"]["LOCATION"]).set(store._key("queued"), 1, nx=True, ex=QUEUED_TTL)
+        queued = redis_guard.client_for(str(settings.CACHES["default"]["LOCATION"])).set(store._key("queued"), 1, nx=True, ex=QUEUED_TTL)
     except Exception:  # noqa: BLE001
         redis_guard.cache.failed("queueing a status snapshot rebuild")
         return
     redis_guard.cache.succeeded()
     if queued:
-        redis_guard.publish(rebuild_public_snapshot, queue="snapshots", countdown=COALESCE_SECONDS)
+        redis_guard.publish(current_app.signature(REBUILD_TASK), queue="snapshots", countdown=COALESCE_SECONDS)
 
 
 def clear_queued() -> None:
@@ -105,4 +121,8 @@ def on_event(event: events.DomainEvent) -> None:
         request_rebuild()
 
 
-events.subscribe(on_event)
+
+def connect() -> None:
+    """Subscribe the rebuild to public domain events; called from IncidentsConfig.ready(),
+    safe to call again (a subscriber is registered once)."""
+    events.subscribe(on_event)

@@ -21,7 +21,7 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from functools import cache
+from functools import cache, partial
 from typing import Any
 
 from django.conf import settings
@@ -204,7 +204,7 @@ def _parts(data: PublicData, context: dict[str, Any]) -> list[Part]:
     for component in data.components:
         parts.append((
             reverse("public:badge", args=[component.service.slug]), SVG,
-            lambda c=component: badges.component_badge(c.service.name, c.status), None,
+            partial(badges.component_badge, component.service.name, component.status), None,
         ))  # fmt: skip
     for name in statuspage.DOCUMENTS:
         parts.append((reverse(f"public-api:{name}"), JSON, document(name), None))

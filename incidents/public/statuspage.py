@@ -21,9 +21,13 @@ from incidents.models import Incident, IncidentStatus, MaintenanceWindow, Servic
 from incidents.public.data import (
     Component,
     PublicData,
+    components_of,
+    impacts_of,
     incident_impact,
     incident_public_updated_at,
     public_status,
+    services_of,
+    updates_of,
 )
 
 JsonDict = dict[str, Any]
@@ -71,7 +75,7 @@ def _component(service: Service, status_value: str, position: int) -> JsonDict:
         "description": service.description or None,
         "showcase": True,
         "start_date": service.created_at.date().isoformat(),
-        "group_id": group_id(service.group) if service.group_id else None,
+        "group_id": group_id(service.group) if service.group is not None else None,
         "page_id": page_id(),
         "group": False,
         "only_show_if_degraded": False,
@@ -122,10 +126,10 @@ def incident(data: PublicData, item: Incident) -> JsonDict:
     lookup = _component_lookup(data)
     iid = str(item.pk)
     updates = []
-    for update in item.updates:
+    for update in updates_of(item):
         affected = [
             {"code": component_id(c.service), "name": c.service.name, "old_status": c.old_status, "new_status": c.new_status}
-            for c in update.public_components
+            for c in components_of(update)
         ]
         updates.append(
             {
@@ -143,7 +147,7 @@ def incident(data: PublicData, item: Incident) -> JsonDict:
             }
         )
     affected_components = []
-    for position, row in enumerate(item.public_impacts, start=1):
+    for position, row in enumerate(impacts_of(item), start=1):
         current = lookup.get(row.service_id)
         affected_components.append(_component(row.service, current.status if current else row.impact, position))
     status = public_status(item)  # the latest public update's, as the page shows it
@@ -180,7 +184,7 @@ def maintenance(data: PublicData, window: MaintenanceWindow) -> JsonDict:
         "display_at": ts(window.started_at or window.created_at),
         "affected_components": [
             {"code": component_id(s), "name": s.name, "old_status": "operational", "new_status": "under_maintenance"}
-            for s in window.public_services
+            for s in services_of(window)
         ]
         or None,
         "deliver_notifications": True,
@@ -203,7 +207,7 @@ def maintenance(data: PublicData, window: MaintenanceWindow) -> JsonDict:
         "incident_updates": [update],
         "components": [
             _component(s, lookup[s.pk].status if s.pk in lookup else "under_maintenance", position)
-            for position, s in enumerate(window.public_services, start=1)
+            for position, s in enumerate(services_of(window), start=1)
         ],
         "scheduled_for": ts(window.scheduled_start),
         "scheduled_until": ts(window.scheduled_end),

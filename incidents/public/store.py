@@ -51,11 +51,16 @@ def _key(name: str) -> str:
     return f"{prefix}:public:snapshot:{name}"
 
 
+def _bytes(value: object) -> bytes | None:
+    """A value as Redis answers it: bytes, since this client does not decode responses."""
+    return value if isinstance(value, bytes) else None
+
+
 def redis_client() -> redis.Redis:
     global _client
     if _client is None:
         _client = redis.Redis.from_url(
-            settings.CACHES["default"]["LOCATION"], socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
+            str(settings.CACHES["default"]["LOCATION"]), socket_timeout=REDIS_TIMEOUT, socket_connect_timeout=REDIS_TIMEOUT
         )
     return _client
 
@@ -149,7 +154,7 @@ def latest() -> Snapshot | None:
     """The newest published snapshot, read from Redis (a worker keeps none in
     memory), else this process's; None when there is none or Redis is down."""
     try:
-        blob = redis_client().get(_key("blob"))
+        blob = _bytes(redis_client().get(_key("blob")))
         if blob:
             return Snapshot.loads(blob)
     except Exception:  # noqa: BLE001 - a fallback of a fallback: never raise from here
@@ -158,7 +163,7 @@ def latest() -> Snapshot | None:
 
 
 def current_hash() -> str | None:
-    value = redis_client().get(_key("hash"))
+    value = _bytes(redis_client().get(_key("hash")))
     return value.decode() if value else None
 
 
@@ -172,7 +177,7 @@ def refresh() -> bool:
     mine = _current.version if _current is not None else 0
     if redis_version() <= mine:
         return False
-    blob = redis_client().get(_key("blob"))
+    blob = _bytes(redis_client().get(_key("blob")))
     if not blob:
         return False
     return install(Snapshot.loads(blob))

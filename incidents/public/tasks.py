@@ -12,7 +12,7 @@ log = logging.getLogger(__name__)
 
 
 @shared_task(
-    name="incidents.public.rebuild_snapshot",
+    name=rebuilding.REBUILD_TASK,
     autoretry_for=(Exception,),
     retry_backoff=2,
     retry_backoff_max=60,

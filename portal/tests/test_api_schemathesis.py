@@ -37,6 +37,7 @@ from schemathesis.specs.openapi.checks import (
 
 from incidents import services
 from incidents.integrations import services as integration_services
+from incidents.integrations.pipeline import process
 from incidents.models import Alert, Impact, IntegrationKind, MessageTemplate, Severity, Visibility
 from incidents.services.recurrence import maintenance_recurrence_create
 from portal.models import ApiToken, TokenScope
@@ -80,7 +81,7 @@ def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
                                          timeout_seconds=1)  # fmt: skip
     integration, _secret = integration_services.integration_create(kind=IntegrationKind.ALERTMANAGER, name="prometheus", by=manager)
     integration_services.integration_send_sample(integration=integration, by=manager)
-    integration_services.delivery_process(delivery_id=integration.deliveries.get().pk)
+    process.delivery_process(delivery_id=integration.deliveries.get().pk)
     recurrence = maintenance_recurrence_create(
         title="Weekly patching", rule="FREQ=WEEKLY;BYDAY=TU", first_start=now + timedelta(days=2), duration=timedelta(hours=1),
         services=[db], by=manager,

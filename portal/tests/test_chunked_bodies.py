@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 
-from incidents.integrations.receiving import MAX_PAYLOAD
+from incidents.integrations.pipeline.receive import MAX_PAYLOAD
 from incidents.integrations.tests.helpers import fixture, make
 from incidents.models import Delivery, Incident, IntegrationKind
 from portal.models import ApiToken

@@ -83,14 +83,16 @@ def validate(event: Any) -> list[str]:
 def parse(event: dict[str, Any], *, received_at: datetime, assigned_key: str, group_by: list[str]) -> list[Signal]:
     status = ACTIONS[event["event_action"]]
     dedup_key = text(event.get("dedup_key"), MAX_KEY) or assigned_key
-    payload = event.get("payload") if isinstance(event.get("payload"), dict) else {}
+    raw_payload = event.get("payload")
+    payload: dict[str, Any] = raw_payload if isinstance(raw_payload, dict) else {}
     occurred = parse_time(payload.get("timestamp")) or received_at
     fields = {name: text(payload[name], 1024) for name in ("summary", "source", "severity", "component", "group", "class") if payload.get(name)}
     fields["event_action"] = event["event_action"]
     custom = payload.get("custom_details")
     fields.update(flatten("custom_details", custom))
     group_key = json.dumps({n: fields.get(n, "") for n in group_by}, sort_keys=True) if group_by else dedup_key
-    links = event.get("links") if isinstance(event.get("links"), list) else []
+    raw_links = event.get("links")
+    links: list[Any] = raw_links if isinstance(raw_links, list) else []
     hrefs = (clean_url(link.get("href"), max_length=1000) for link in links if isinstance(link, dict))
     href = next((url for url in hrefs if url), "")
     annotations = {"custom_details": json.dumps(custom)} if custom is not None else {}

@@ -6,9 +6,9 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_POST
 
-from incidents.integrations import parsing, receiving, services
 from incidents.integrations.common import PayloadInvalid
 from incidents.integrations.pagerduty import events_v1, events_v2, webhooks_v3
+from incidents.integrations.pipeline import receive as receiving
 from incidents.models import IntegrationKind
 from portal.text import clean_text
 
@@ -26,7 +26,7 @@ def enqueue(request: HttpRequest) -> HttpResponse:
     except receiving.Refused as exc:
         return JsonResponse({"status": "invalid event", "message": exc.message, "errors": [exc.message]}, status=exc.status)
     try:
-        event = parsing.load_json(body)
+        event = receiving.load_json(body)
         events_v2.validate(event)
     except PayloadInvalid as exc:
         return _pd_invalid(exc.errors)
@@ -42,10 +42,10 @@ def enqueue(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"status": "error", "message": exc.message}, status=503)
         return _pd_invalid(["Invalid routing key" if exc.status == 401 else exc.message])
     dedup_key = clean_text(event.get("dedup_key"), max_length=255)  # the key the portal will use
-    assigned = "" if dedup_key else services.new_dedup_key()
+    assigned = "" if dedup_key else receiving.new_dedup_key()
     try:
         receiving.guarded(
-            lambda: services.delivery_store(
+            lambda: receiving.delivery_store(
                 integration=integration, body=body.decode(), headers=receiving.headers_of_interest(request.META), assigned_key=assigned
             )
         )
@@ -66,7 +66,7 @@ def create_event_v1(request: HttpRequest) -> HttpResponse:
     except receiving.Refused as exc:
         return JsonResponse({"status": "invalid event", "message": exc.message, "errors": [exc.message]}, status=exc.status)
     try:
-        event = parsing.load_json(body)
+        event = receiving.load_json(body)
         events_v1.validate(event)
     except PayloadInvalid as exc:
         return _pd_invalid(exc.errors)
@@ -82,10 +82,10 @@ def create_event_v1(request: HttpRequest) -> HttpResponse:
             return JsonResponse({"status": "error", "message": exc.message}, status=503)
         return _pd_invalid(["Service key is invalid" if exc.status == 401 else exc.message])
     incident_key = clean_text(event.get("incident_key"), max_length=255)
-    assigned = "" if incident_key else services.new_dedup_key()
+    assigned = "" if incident_key else receiving.new_dedup_key()
     try:
         receiving.guarded(
-            lambda: services.delivery_store(
+            lambda: receiving.delivery_store(
                 integration=integration, body=body.decode(), headers=receiving.headers_of_interest(request.META), assigned_key=assigned
             )
         )
@@ -108,13 +108,13 @@ def webhook_v3(request: HttpRequest, token: str) -> HttpResponse:
             raise receiving.Refused(401, "signature_invalid", "No v1 signature in X-PagerDuty-Signature matches this subscription's secret.")
         receiving.check_rate(integration)
         try:
-            payload = parsing.load_json(body)
+            payload = receiving.load_json(body)
             webhooks_v3.validate(payload)
         except PayloadInvalid as exc:
             raise receiving.Refused(400, "invalid_payload", "The payload is not valid.", errors=exc.errors) from None
         webhook_id = clean_text(request.META.get("HTTP_X_WEBHOOK_ID") or payload["event"]["id"], max_length=128)
         receiving.guarded(
-            lambda: services.delivery_store(
+            lambda: receiving.delivery_store(
                 integration=integration, body=body.decode(), headers=receiving.headers_of_interest(request.META), external_id=webhook_id
             )
         )

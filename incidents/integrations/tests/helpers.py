@@ -12,6 +12,7 @@ from typing import Any
 from django.test import Client
 
 from incidents.integrations import services
+from incidents.integrations.pipeline import process, receive
 from incidents.models import Delivery, DeliveryStatus, Incident, Integration, Severity, TimelineEvent
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -53,12 +54,12 @@ def basic(user: str, password: str) -> dict[str, str]:
 def process_pending() -> list[str]:
     """Run every pending delivery through the task's function, oldest first."""
     ids = list(Delivery.objects.filter(status=DeliveryStatus.PENDING).order_by("id").values_list("pk", flat=True))
-    return [services.delivery_process(delivery_id=pk) for pk in ids]
+    return [process.delivery_process(delivery_id=pk) for pk in ids]
 
 
 def store(integration: Integration, body: str | dict[str, Any], **kwargs: Any) -> Delivery:
     text = body if isinstance(body, str) else json.dumps(body)
-    return services.delivery_store(integration=integration, body=text, headers={}, **kwargs)
+    return receive.delivery_store(integration=integration, body=text, headers={}, **kwargs)
 
 
 def alert_events(incident: Incident) -> list[TimelineEvent]:

@@ -4,10 +4,12 @@ secrets shown once, validation shared with the pages, redaction."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from incidents.integrations import services
+from incidents.integrations.pipeline import receive
 from incidents.integrations.tests.helpers import (
     ensure_severities,
     fixture_json,
@@ -79,7 +81,12 @@ def test_routing_rules_and_mapping_are_validated_by_the_same_function_as_the_pag
     integration, _ = make(AM)
     calls = []
     original = services._check_config
-    monkeypatch.setattr(services, "_check_config", lambda **kw: calls.append(kw) or original(**kw))
+
+    def spy(**kw: Any) -> Any:
+        calls.append(kw)
+        return original(**kw)
+
+    monkeypatch.setattr(services, "_check_config", spy)
     rules = [{"match": {"labels.team": "~pay.*"}, "services": ["api"], "impact": "major_outage", "action": "declare"}]
     response = api.as_(cast.owner).patch(f"/api/v1/integrations/{integration.pk}/", {"routing_rules": rules,
                                          "severity_mapping": {"field": "labels.severity", "map": {"page": "SEV2"}}}, format="json")  # fmt: skip
@@ -126,7 +133,7 @@ def test_a_sample_is_stored_and_processed_like_a_real_delivery(api, cast, kind) 
 
 def test_a_failed_delivery_is_retried_once_and_a_processed_one_is_a_409(api, cast) -> None:
     integration, _ = make(AM)
-    delivery = services.delivery_store(integration=integration, body=json.dumps(fixture_json("alertmanager", "firing.json")), headers={})
+    delivery = receive.delivery_store(integration=integration, body=json.dumps(fixture_json("alertmanager", "firing.json")), headers={})
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.FAILED, attempts=8, error="boom")
     url = f"/api/v1/integrations/{integration.pk}/deliveries/{delivery.pk}/retry/"
     response = api.as_(cast.owner).post(url)
@@ -149,6 +156,7 @@ def alert_with_secret(client) -> Alert:
 def test_alert_detail_has_history_and_redacted_payloads(api, cast, client) -> None:
     alert = alert_with_secret(client)
     body = api.as_(cast.viewer).get(f"/api/v1/alerts/{alert.pk}/").json()
+    assert alert.incident is not None
     assert body["fingerprint"] == "disk-var-db-3" and body["incident"] == alert.incident.reference
     assert [e["status"] for e in body["history"]] == ["firing"]
     text = json.dumps(body)
@@ -162,6 +170,7 @@ def test_alert_detail_has_history_and_redacted_payloads(api, cast, client) -> No
 def test_alert_list_filters(api, cast, client) -> None:
     alert = alert_with_secret(client)
     reader = api.as_(cast.responder)
+    assert alert.incident is not None
     assert [a["id"] for a in reader.get("/api/v1/alerts/").json()["results"]] == [alert.pk]
     for query, expected in [("status=open", [alert.pk]), ("status=resolved", []), (f"integration={alert.integration_id}", [alert.pk]),
                             ("integration=999", []), ("severity=warning", [alert.pk]), ("severity=critical", []),

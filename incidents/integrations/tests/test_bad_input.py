@@ -12,6 +12,7 @@ import pytest
 from django.test import Client
 
 from incidents.integrations import services
+from incidents.integrations.pipeline import apply, process, receive, settle
 from incidents.integrations.tests.helpers import fixture_json, make, post_json, process_pending
 from incidents.models import Alert, Delivery, DeliveryStatus, Incident, IntegrationKind, TimelineEvent
 
@@ -113,25 +114,25 @@ def test_a_group_whose_every_alert_is_bad_is_refused_with_each_reason(client) ->
 
 def test_an_alert_that_fails_to_apply_is_recorded_and_retried_while_its_neighbours_are_applied(monkeypatch, cast) -> None:
     integration, _token = make(AM)
-    delivery = services.delivery_store(integration=integration, body=json.dumps(firing()), headers={})
-    apply_group = services._apply_group
+    delivery = receive.delivery_store(integration=integration, body=json.dumps(firing()), headers={})
+    apply_group = apply.apply_group
 
     def fails_for_one_alert(integration, delivery, group_key, signals):
         if any(signal.fingerprint == "0ae724614918f1c2" for signal in signals):
             raise RuntimeError("could not write alert 0ae724614918f1c2")
         return apply_group(integration, delivery, group_key, signals)
 
-    monkeypatch.setattr(services, "_apply_group", fails_for_one_alert)
-    with pytest.raises(services.AlertsFailed):
-        services.delivery_process(delivery_id=delivery.pk)
+    monkeypatch.setattr(apply, "apply_group", fails_for_one_alert)
+    with pytest.raises(settle.AlertsFailed):
+        process.delivery_process(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.PENDING and delivery.attempts == 1
     assert "0ae724614918f1c2" in delivery.error and "could not write" in delivery.error
     assert list(Alert.objects.values_list("fingerprint", flat=True)) == ["1ebb5ee975369fdb"]
     incident = Incident.objects.get()
     # Retried to the cap: failed, visible with its error; the applied alert is not applied twice.
-    Delivery.objects.filter(pk=delivery.pk).update(attempts=services.MAX_ATTEMPTS - 1)
-    assert services.delivery_process(delivery_id=delivery.pk) == "failed"
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=settle.MAX_ATTEMPTS - 1)
+    assert process.delivery_process(delivery_id=delivery.pk) == "failed"
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED and "could not write" in delivery.error
     assert Incident.objects.get().pk == incident.pk
@@ -148,7 +149,7 @@ def test_an_alert_that_fails_to_apply_is_recorded_and_retried_while_its_neighbou
 
 def test_the_deliveries_api_is_for_managers_and_refuses_an_unknown_status(cast) -> None:
     integration, _token = make(AM)
-    services.delivery_store(integration=integration, body=json.dumps(firing()), headers={})
+    receive.delivery_store(integration=integration, body=json.dumps(firing()), headers={})
     assert signed_in(cast.responder).get(f"/api/v1/integrations/{integration.pk}/deliveries/").status_code == 403
     response = signed_in(cast.owner).get(f"/api/v1/integrations/{integration.pk}/deliveries/?status=nope")
     assert response.status_code == 400 and "status" in response.json()["error"]["fields"]

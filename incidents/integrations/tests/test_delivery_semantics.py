@@ -14,6 +14,7 @@ from django.utils import timezone
 from kombu.exceptions import OperationalError as BrokerDown
 
 from incidents.integrations import services, tasks
+from incidents.integrations.pipeline import apply, process, receive, settle
 from incidents.integrations.tests.helpers import (
     fixture,
     fixture_json,
@@ -42,7 +43,7 @@ def test_the_task_is_queued_after_commit_and_processes_the_delivery(client, eage
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         response = post_json(client, f"/integrations/alertmanager/{token}/", fixture("alertmanager", "firing.json"))
     assert response.status_code == 202
-    assert callbacks[0].func is services.enqueue  # the task is queued only once the row is committed
+    assert callbacks[0].func is receive.enqueue  # the task is queued only once the row is committed
     assert Delivery.objects.get().status == DeliveryStatus.PROCESSED
     assert Incident.objects.count() == 1
 
@@ -63,7 +64,7 @@ def test_with_the_broker_down_the_payload_is_kept_and_the_sweeper_processes_it_l
     assert response.status_code == 202  # stored: the sender must not retry
     delivery = Delivery.objects.get()
     assert delivery.status == DeliveryStatus.PENDING
-    assert services.deliveries_sweep() == []  # too recent: its own task may still be on the way
+    assert receive.deliveries_sweep() == []  # too recent: its own task may still be on the way
     Delivery.objects.filter(pk=delivery.pk).update(received_at=timezone.now() - timedelta(minutes=5))
     assert tasks.sweep_pending_deliveries() == 1
     delivery.refresh_from_db()
@@ -75,7 +76,7 @@ def test_with_the_broker_down_the_payload_is_kept_and_the_sweeper_processes_it_l
 def test_a_payload_that_never_parses_is_failed_with_its_error() -> None:
     integration, _ = make(AM)
     delivery = store(integration, "{not json")
-    assert services.delivery_process(delivery_id=delivery.pk) == "failed"
+    assert process.delivery_process(delivery_id=delivery.pk) == "failed"
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
     assert "not valid JSON" in delivery.error
@@ -89,15 +90,15 @@ def test_a_transient_failure_leaves_the_delivery_pending_with_its_error_then_fai
     def boom(*args, **kwargs):
         raise RuntimeError("worker lost its database")
 
-    monkeypatch.setattr(services, "_apply_group", boom)
-    with pytest.raises(services.AlertsFailed):
-        services.delivery_process(delivery_id=delivery.pk)
+    monkeypatch.setattr(apply, "apply_group", boom)
+    with pytest.raises(settle.AlertsFailed):
+        process.delivery_process(delivery_id=delivery.pk)
     delivery.refresh_from_db()
     assert (delivery.status, delivery.attempts) == (DeliveryStatus.PENDING, 1)
     assert "worker lost its database" in delivery.error
     assert not Incident.objects.exists()  # every alert's work rolled back
-    Delivery.objects.filter(pk=delivery.pk).update(attempts=services.MAX_ATTEMPTS - 1)
-    assert services.delivery_process(delivery_id=delivery.pk) == "failed"
+    Delivery.objects.filter(pk=delivery.pk).update(attempts=settle.MAX_ATTEMPTS - 1)
+    assert process.delivery_process(delivery_id=delivery.pk) == "failed"
     delivery.refresh_from_db()
     assert delivery.status == DeliveryStatus.FAILED
     monkeypatch.undo()
@@ -108,7 +109,7 @@ def test_a_transient_failure_leaves_the_delivery_pending_with_its_error_then_fai
 
 @pytest.mark.django_db
 def test_a_deleted_delivery_is_skipped() -> None:
-    assert services.delivery_process(delivery_id=987654) == "skipped"
+    assert process.delivery_process(delivery_id=987654) == "skipped"
 
 
 @pytest.mark.django_db(transaction=True)
@@ -129,7 +130,7 @@ def test_concurrent_workers_on_one_group_open_a_single_incident() -> None:
     def work(pk: int) -> None:
         try:
             barrier.wait()
-            results.append(services.delivery_process(delivery_id=pk))
+            results.append(process.delivery_process(delivery_id=pk))
         except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
             errors.append(exc)
         finally:

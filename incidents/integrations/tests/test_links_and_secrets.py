@@ -4,6 +4,7 @@ payloads are never shown or returned."""
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 from django.test import Client
@@ -70,7 +71,7 @@ def test_a_stored_script_link_from_before_is_not_rendered_as_a_link(cast) -> Non
 
 
 def test_redact_hides_secret_values_at_any_depth_and_keeps_the_rest() -> None:
-    payload = {
+    payload: dict[str, Any] = {
         "routing_key": "R0UTINGKEY0000000000000000000000",
         "payload": {"summary": "disk", "custom_details": {"api_token": "t0ps3cret", "Authorization": "Bearer abc", "mount": "/var"}},
         "integration_key": "abc",

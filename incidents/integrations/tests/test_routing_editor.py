@@ -39,6 +39,12 @@ def sev(name: str) -> str:
     return str(Severity.objects.get(name=name).pk)
 
 
+def _shown_value(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found is not None, name
+    return found.group(1).replace("&quot;", '"')
+
+
 def test_the_rows_are_saved_as_rules_and_a_mapping(cast: Any) -> None:
     integration, _ = make(IntegrationKind.ALERTMANAGER)
     client = signed_in(cast.owner)
@@ -73,13 +79,12 @@ def test_errors_are_shown_on_their_row_and_nothing_typed_is_lost(cast: Any) -> N
 
 
 def test_a_rule_with_several_conditions_survives_a_save(cast: Any) -> None:
-    rule = {"match": {"labels.team": "payments", "labels.env": "prod"}, "services": ["api"], "impact": "degraded_performance"}
+    rule: dict[str, Any] = {"match": {"labels.team": "payments", "labels.env": "prod"}, "services": ["api"], "impact": "degraded_performance"}
     integration, _ = make(IntegrationKind.ALERTMANAGER, routing_rules=[rule])
     client = signed_in(cast.owner)
     page = client.get(f"/integrations/{integration.pk}/").content.decode()
     # Post back what the page holds (which condition comes first is the database's key order).
-    shown = {name: re.search(rf'name="rule-0-{name}" value="([^"]*)"', page).group(1).replace("&quot;", '"')
-             for name in ("field", "value", "more")}  # fmt: skip
+    shown = {name: _shown_value(page, f"rule-0-{name}") for name in ("field", "value", "more")}
     assert json.loads(shown["more"]) == {k: v for k, v in rule["match"].items() if k != shown["field"]}
     data = rows([{**shown, "services": ["api"], "impact": "degraded_performance"}], [])
     assert client.post(f"/integrations/{integration.pk}/routing/", data).status_code == 302

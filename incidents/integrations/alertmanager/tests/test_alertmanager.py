@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 import time_machine
 
-from incidents.integrations import services
-from incidents.integrations.receiving import MAX_PAYLOAD
+from incidents.integrations.pipeline import process, receive
+from incidents.integrations.pipeline.receive import MAX_PAYLOAD
 from incidents.integrations.tests.helpers import (
     alert_events,
     basic,
@@ -135,6 +135,7 @@ def test_a_trigger_within_the_reopen_window_reopens_the_last_incident(client) ->
     incident = Incident.objects.get()
     assert incident.status == IncidentStatus.INVESTIGATING
     reopen = incident.timeline.filter(kind="status_change").order_by("id").last()
+    assert reopen is not None
     assert reopen.details["reopened"] is True
 
 
@@ -169,10 +170,10 @@ def test_a_stale_firing_after_its_resolution_is_ignored() -> None:
 def test_processing_a_delivery_twice_is_harmless() -> None:
     integration, _ = make(AM)
     delivery = store(integration, fixture("alertmanager", "firing.json"))
-    assert services.delivery_process(delivery_id=delivery.pk) == "processed"
-    assert services.delivery_process(delivery_id=delivery.pk) == "skipped"
+    assert process.delivery_process(delivery_id=delivery.pk) == "processed"
+    assert process.delivery_process(delivery_id=delivery.pk) == "skipped"
     Delivery.objects.filter(pk=delivery.pk).update(status=DeliveryStatus.PENDING)  # as if redelivered by the sweeper
-    assert services.delivery_process(delivery_id=delivery.pk) == "processed"
+    assert process.delivery_process(delivery_id=delivery.pk) == "processed"
     assert Incident.objects.count() == 1
     assert len(alert_events(Incident.objects.get())) == 2
 
@@ -276,7 +277,7 @@ def test_when_the_payload_cannot_be_stored_the_answer_is_5xx(client, monkeypatch
     def unavailable(**kwargs):
         raise OperationalError("database is unavailable")
 
-    monkeypatch.setattr(services, "delivery_store", unavailable)
+    monkeypatch.setattr(receive, "delivery_store", unavailable)
     response = post_json(client, url(token), fixture("alertmanager", "firing.json"))
     assert response.status_code == 503
     assert response["Retry-After"]
