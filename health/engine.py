@@ -10,6 +10,7 @@ the specs before and writes the runs after, in batches.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import time
 from dataclasses import dataclass, field
@@ -38,6 +39,10 @@ class Run:
     message: str = ""
     evaluations: list[dict[str, Any]] = field(default_factory=list)
     values: dict[str, Any] = field(default_factory=dict)
+
+
+# Conditions are parsed on every run of every probe; a parsed condition is immutable.
+_parse = functools.lru_cache(maxsize=8192)(cond.parse)
 
 
 class GuardedResolver(AbstractResolver):
@@ -98,7 +103,7 @@ async def run_one(spec: Spec, context: Context) -> Run:
     clock = time.perf_counter()
     module = KINDS[spec.kind]
     texts = spec.conditions or default_conditions(spec.kind, spec.target)
-    conditions = [cond.parse(text) for text in texts]  # checked when saved
+    conditions = [_parse(text) for text in texts]  # checked when saved
     values: dict[str, Any]
     error = ""
     try:

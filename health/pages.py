@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
@@ -38,12 +38,12 @@ def _probe_or_404(pk: int) -> Probe:
 @require_GET
 def probe_list(request: HttpRequest) -> HttpResponse:
     selected = {key: request.GET.get(key, "")[:100] for key in ("q", "kind", "status", "service")}
-    rows = selectors.probe_list_qs(**selected)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    cursor = {key: int(value) for key in ("after", "before") if (value := request.GET.get(key, "")).isdigit()}
+    page = selectors.probe_list_page(**cursor, size=PAGE_SIZE, **selected)
     context = {
         "page": page, "selected": selected, "kinds": ProbeKind.choices, "statuses": Outcome.choices,
         "services": Service.objects.order_by("name").only("slug", "name"), "can_manage": has_role(request.user, OrgRole.MANAGER),
-        "query": "&".join(f"{k}={v}" for k, v in selected.items() if v),
+        "query": urlencode({k: v for k, v in selected.items() if v}),
     }  # fmt: skip
     template = "health/partials/probe_rows.html" if request.htmx and request.htmx.target == "probe-results" else "health/probe_list.html"
     return render(request, template, context)
