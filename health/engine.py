@@ -68,7 +68,7 @@ class Context:
 
     def http_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(resolver=GuardedResolver(), limit=0, ttl_dns_cache=10, family=0)
+            connector = aiohttp.TCPConnector(resolver=GuardedResolver(), limit=0, ttl_dns_cache=10, family=socket.AF_UNSPEC)
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 

@@ -14,6 +14,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from health import selectors, services
 from health.forms import ProbeForm
@@ -23,6 +24,10 @@ from portal.errors import ValidationFailed
 from portal.models import OrgRole, has_role
 
 PAGE_SIZE = 50
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # set by django_htmx's middleware
 
 
 def _require_manager(request: HttpRequest) -> None:
@@ -36,10 +41,10 @@ def _probe_or_404(pk: int) -> Probe:
 
 @login_required
 @require_GET
-def probe_list(request: HttpRequest) -> HttpResponse:
+def probe_list(request: HtmxHttpRequest) -> HttpResponse:
     selected = {key: request.GET.get(key, "")[:100] for key in ("q", "kind", "status", "service")}
-    cursor = {key: int(value) for key in ("after", "before") if (value := request.GET.get(key, "")).isdigit()}
-    page = selectors.probe_list_page(**cursor, size=PAGE_SIZE, **selected)
+    after, before = (int(v) if (v := request.GET.get(key, "")).isdigit() else None for key in ("after", "before"))
+    page = selectors.probe_list_page(filters=selected, after=after, before=before, size=PAGE_SIZE)
     context = {
         "page": page, "selected": selected, "kinds": ProbeKind.choices, "statuses": Outcome.choices,
         "services": Service.objects.order_by("name").only("slug", "name"), "can_manage": has_role(request.user, OrgRole.MANAGER),

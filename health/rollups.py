@@ -83,7 +83,7 @@ def rollup_build(*, period: str, bucket: datetime) -> int:
     ProbeRollup.objects.filter(period=period, bucket=start).delete()
     built = []
     for (probe_id, location_id), results in groups.items():
-        counts = defaultdict(int)
+        counts: defaultdict[str, int] = defaultdict(int)
         for outcome, _elapsed in results:
             counts[outcome] += 1
         latencies = sorted(e for o, e in results if e is not None and o != Outcome.NO_DATA)

@@ -51,10 +51,13 @@ LIST_FIELDS = ("id", "name", "kind", "status", "enabled", "interval_seconds", "p
                "severity__name")  # fmt: skip
 
 
-def probe_list_page(*, after: int | None = None, before: int | None = None, size: int = 50, **filters: Any) -> ProbePage:
+def probe_list_page(
+    *, filters: dict[str, str], after: int | None = None, before: int | None = None, size: int = 50
+) -> ProbePage:
     """The probes list page in five queries whatever the page: the count, the rows,
     and their locations and states (two prefetches)."""
-    rows = probe_list_qs(**filters)
+    get = filters.get
+    rows = probe_list_qs(q=get("q", ""), kind=get("kind", ""), status=get("status", ""), service=get("service", ""))
     count = rows.count()
     rows = rows.only(*LIST_FIELDS)
     if before is not None:

@@ -61,10 +61,10 @@ def claim_due(*, now: datetime | None = None, limit: int = 20_000) -> dict[str, 
         for interval, ids in behind.items():
             Probe.objects.filter(pk__in=ids).update(next_run_at=now + timedelta(seconds=interval))
         by_location: dict[str, list[tuple[int, datetime, int]]] = defaultdict(list)
-        ids = {p.pk: p for p in claimed}
-        for probe_id, name in Probe.locations.through.objects.filter(probe_id__in=ids).values_list("probe_id", "location__name"):
-            probe = ids[probe_id]
-            by_location[name].append((probe_id, probe.due_at, probe.interval_seconds))  # type: ignore[attr-defined]
+        by_pk = {p.pk: p for p in claimed}
+        for probe_id, name in Probe.locations.through.objects.filter(probe_id__in=by_pk).values_list("probe_id", "location__name"):
+            due = by_pk[probe_id]
+            by_location[name].append((probe_id, due.due_at, due.interval_seconds))  # type: ignore[attr-defined]
     return dict(by_location)
 
 

@@ -89,12 +89,12 @@ def daily_counts(probe_ids: list[int], *, first_day: date, now: datetime) -> dic
     partial: dict[Key, dict[date, Counts]] = defaultdict(dict)
     for source in (hours, minutes):
         for key, buckets in source.items():
-            for bucket, counts in buckets.items():
-                partial[key][_day(bucket)] = _add(partial[key].get(_day(bucket), (0, 0, 0)), counts)
+            for moment, found in buckets.items():
+                partial[key][_day(moment)] = _add(partial[key].get(_day(moment), (0, 0, 0)), found)
     for key, days in partial.items():
-        for day, counts in days.items():
+        for day, total in days.items():
             if day >= first_day and day not in out[key]:
-                out[key][day] = counts
+                out[key][day] = total
     return dict(out)
 
 

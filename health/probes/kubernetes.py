@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import json
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit, urlunsplit
 
 import urllib3
@@ -120,10 +120,11 @@ def _read(configuration: k8s_client.Configuration, host_header: str, target: dic
     if host_header:
         api_client.set_default_header("Host", host_header)
     try:
-        response = k8s_client.AppsV1Api(api_client).read_namespaced_deployment(
+        # _preload_content=False: the raw urllib3 response, read as the JSON the API sent
+        response: Any = k8s_client.AppsV1Api(api_client).read_namespaced_deployment(
             target["name"], target["namespace"], _preload_content=False, _request_timeout=timeout
         )
-        return json.loads(response.data)
+        return cast(dict[str, Any], json.loads(response.data))
     finally:
         api_client.close()
 
