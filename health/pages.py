@@ -136,8 +136,10 @@ def service_probes(request: HttpRequest, slug: str) -> HttpResponse:
     service = get_object_or_404(Service, slug=slug)
     probes = selectors.service_probes(service.pk)
     rows = [{"probe": probe, "states": selectors.state_rows(probe), **selectors.history(probe)} for probe in probes]
-    return render(request, "health/partials/service_probes.html", {"service": service, "rows": rows,
-                                                                     "can_manage": has_role(request.user, OrgRole.MANAGER)})
+    context = {"service": service, "rows": rows, "can_manage": has_role(request.user, OrgRole.MANAGER)}
+    if probes:
+        context.update(selectors.service_uptime(service.pk))
+    return render(request, "health/partials/service_probes.html", context)
 
 
 @csrf_exempt

@@ -10,7 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from health import rollups
+from health import rollups, uptime
 from health.models import Location, Probe, ProbeResult, ProbeRollup, ProbeState, RollupPeriod
 
 
@@ -110,6 +110,18 @@ def rollups_qs(probe_id: int, *, period: str, location: str = "") -> QuerySet[Pr
     if location:
         rows = rows.filter(location__name=location)
     return rows
+
+
+def service_uptime(service_id: int, *, days: int = 90) -> dict[str, Any]:
+    """The service page's daily bars from its probes' rollups, as the status page counts them."""
+    measured = uptime.service_days(service_id, days=days)
+    bars = [(day, None if m is None else 100.0 * (1.0 - m.down), "" if m is None else m.worst) for day, m in measured]
+    figures = [percent for _day, percent, _worst in bars if percent is not None]
+    return {
+        "uptime_bars": mark_safe(rollups.uptime_svg(bars)),  # noqa: S308 - built from numbers only
+        "uptime_days": len(figures),
+        "uptime_overall": sum(figures) / len(figures) if figures else None,
+    }
 
 
 def history(probe: Probe) -> dict[str, Any]:

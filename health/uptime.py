@@ -26,6 +26,8 @@ from collections import defaultdict
 from collections.abc import Iterable
 from datetime import UTC, date, datetime, time, timedelta
 
+from django.utils import timezone
+
 from health.effects import OBSERVED
 from health.models import Outcome, Probe, ProbeRollup, RollupPeriod
 from incidents.public.measured import MeasuredDay
@@ -123,3 +125,11 @@ def measured_uptime(
         if day not in out[service_id] or figure.down > out[service_id][day].down:
             out[service_id][day] = figure
     return dict(out)
+
+
+def service_days(service_id: int, *, days: int = 90, now: datetime | None = None) -> list[tuple[date, MeasuredDay | None]]:
+    """The service page's bars: `days` UTC days up to today, None where nothing was measured."""
+    now = now or timezone.now()
+    first_day = _day(now) - timedelta(days=days - 1)
+    measured = measured_uptime([service_id], first_day, now).get(service_id, {})
+    return [(day, measured.get(day)) for day in (first_day + timedelta(days=i) for i in range(days))]

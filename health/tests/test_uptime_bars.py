@@ -140,3 +140,17 @@ def test_the_status_page_shows_the_measured_figure_and_nothing_of_the_probe(clie
     assert f"{yesterday:%b} {yesterday.day} · 90.00%" in html
     for text in ("db-primary", "secret probe", "internal-only", "Billing worker", "127.0.0.1"):
         assert text not in html
+
+
+def test_the_service_page_shows_the_same_daily_bars(cast: Any) -> None:
+    from django.test import Client
+
+    checked = probe(cast.service)
+    yesterday = timezone.now().astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0) - timedelta(days=1)
+    rollup(checked, "day", yesterday, up=90, down=10)
+    page = Client()
+    page.force_login(cast.viewer)
+    html = page.get(f"/health/services/{cast.service.slug}/probes/").content.decode()
+    assert 'class="uptime-bars"' in html and html.count("<rect") == 90
+    assert f"{yesterday:%b} {yesterday.day} · 90.00%" in html
+    assert "90.00% uptime over 1 measured day," in html
