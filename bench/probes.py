@@ -10,7 +10,7 @@
    `probes.local`. Over `--cycles` intervals: results/s, schedule lag (start of
    the run minus its scheduled time) p50/p99, the worker's CPU and peak memory.
 3. the probes list page with those probes: p50/p99 of GET /health/probes/ (first
-   page, a search, a filter, a late page) through Django's test client.
+   page, a search, a filter, a late page by keyset) through Django's test client.
 
 Environment: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/bench_probes),
 REDIS_URL (default redis://127.0.0.1:6379), REDIS_DB_BROKER/CHANNELS/CACHE (12/13/14).
@@ -183,7 +183,10 @@ def list_page(probes: int) -> None:
     client = Client()
     client.force_login(user)
     timings: list[float] = []
-    urls = ["/health/probes/", "/health/probes/?q=probe+99", "/health/probes/?kind=http&status=up", f"/health/probes/?page={probes // 50}"]
+    from health.models import Probe
+
+    late = Probe.objects.order_by("id").values_list("pk", flat=True)[min(50, probes - 1)]  # the last page but one
+    urls = ["/health/probes/", "/health/probes/?q=probe+99", "/health/probes/?kind=http&status=up", f"/health/probes/?after={late}"]
     for url in urls:
         assert client.get(url).status_code == 200
     for _ in range(25):

@@ -38,11 +38,11 @@ LIST_FILTERS = [
 
 
 class ResultPagination(NewestFirstCursorPagination):
-    ordering = ("-started_at", "-id")
+    ordering = ("-started_at", "-id")  # type: ignore[assignment]  # DRF takes a string or a sequence
 
 
 class RollupPagination(NewestFirstCursorPagination):
-    ordering = ("-bucket", "-id")
+    ordering = ("-bucket", "-id")  # type: ignore[assignment]  # DRF takes a string or a sequence
 
 
 @extend_schema_view(

@@ -89,7 +89,7 @@ def source_for(service: Service, on_recovery: str):  # type: ignore[no-untyped-d
 def _send(probe: Probe, status: str) -> None:
     firing = status in FIRING_STATES
     service = Service.objects.get(pk=probe.service_id)
-    severity = Severity.objects.filter(pk=probe.severity_id).first()
+    severity = Severity.objects.filter(pk=probe.severity_id).first() if probe.severity_id is not None else None
     body = {
         "fingerprint": f"probe-{probe.pk}",
         "group_key": f"service-{service.pk}",

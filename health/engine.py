@@ -10,6 +10,7 @@ the specs before and writes the runs after, in batches.
 from __future__ import annotations
 
 import asyncio
+import functools
 import socket
 import time
 from dataclasses import dataclass, field
@@ -40,6 +41,10 @@ class Run:
     values: dict[str, Any] = field(default_factory=dict)
 
 
+# Conditions are parsed on every run of every probe; a parsed condition is immutable.
+_parse = functools.lru_cache(maxsize=8192)(cond.parse)
+
+
 class GuardedResolver(AbstractResolver):
     """Resolves with the system resolver and refuses denied addresses, so aiohttp
     connects only to addresses that were checked."""
@@ -63,7 +68,7 @@ class Context:
 
     def http_session(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(resolver=GuardedResolver(), limit=0, ttl_dns_cache=10, family=0)
+            connector = aiohttp.TCPConnector(resolver=GuardedResolver(), limit=0, ttl_dns_cache=10, family=socket.AF_UNSPEC)
             self._session = aiohttp.ClientSession(connector=connector, trust_env=False, cookie_jar=aiohttp.DummyCookieJar())
         return self._session
 
@@ -98,7 +103,7 @@ async def run_one(spec: Spec, context: Context) -> Run:
     clock = time.perf_counter()
     module = KINDS[spec.kind]
     texts = spec.conditions or default_conditions(spec.kind, spec.target)
-    conditions = [cond.parse(text) for text in texts]  # checked when saved
+    conditions = [_parse(text) for text in texts]  # checked when saved
     values: dict[str, Any]
     error = ""
     try:

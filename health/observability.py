@@ -42,8 +42,9 @@ def _timed(check: Callable[[], Any]) -> Callable[[], dict[str, Any]]:
         except Exception as exc:  # noqa: BLE001 - a failing dependency is the answer
             return {"ok": False, "error": type(exc).__name__, "detail": str(exc)[:200], "ms": round((time.perf_counter() - began) * 1000, 1)}
         finally:
-            if check is check_database:
-                connection.close()  # this thread's connection (back to the pool when there is one)
+            # this thread's connection, if the check opened one (queue depths read the
+            # locations): back to the pool when there is one, never left open idle
+            connection.close()
         return {"ok": True, "ms": round((time.perf_counter() - began) * 1000, 1), **(detail or {})}
 
     return run
@@ -194,10 +195,24 @@ class PortalCollector:
         yield depth
 
 
+class SocketCollector:
+    """Open websockets of this process by audience, counted by the incident core's
+    consumers (per process, like the request metrics)."""
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        from incidents.sockets import open_sockets
+
+        gauge = GaugeMetricFamily("portal_websocket_connections", "Open websocket connections by audience", labels=["audience"])
+        for audience, count in open_sockets().items():
+            gauge.add_metric([audience], count)
+        yield gauge
+
+
 def metrics_body() -> bytes:
     from prometheus_client import REGISTRY
 
     registry = CollectorRegistry()
+    registry.register(SocketCollector())
     registry.register(PortalCollector())
     # The process's own request metrics, then the portal's shared state.
     return generate_latest(REGISTRY) + generate_latest(registry)

@@ -5,15 +5,16 @@ from __future__ import annotations
 
 import json
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.core.paginator import Paginator
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
+from django_htmx.middleware import HtmxDetails
 
 from health import selectors, services
 from health.forms import ProbeForm
@@ -23,6 +24,10 @@ from portal.errors import ValidationFailed
 from portal.models import OrgRole, has_role
 
 PAGE_SIZE = 50
+
+
+class HtmxHttpRequest(HttpRequest):
+    htmx: HtmxDetails  # set by django_htmx's middleware
 
 
 def _require_manager(request: HttpRequest) -> None:
@@ -36,14 +41,14 @@ def _probe_or_404(pk: int) -> Probe:
 
 @login_required
 @require_GET
-def probe_list(request: HttpRequest) -> HttpResponse:
+def probe_list(request: HtmxHttpRequest) -> HttpResponse:
     selected = {key: request.GET.get(key, "")[:100] for key in ("q", "kind", "status", "service")}
-    rows = selectors.probe_list_qs(**selected)
-    page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
+    after, before = (int(v) if (v := request.GET.get(key, "")).isdigit() else None for key in ("after", "before"))
+    page = selectors.probe_list_page(filters=selected, after=after, before=before, size=PAGE_SIZE)
     context = {
         "page": page, "selected": selected, "kinds": ProbeKind.choices, "statuses": Outcome.choices,
         "services": Service.objects.order_by("name").only("slug", "name"), "can_manage": has_role(request.user, OrgRole.MANAGER),
-        "query": "&".join(f"{k}={v}" for k, v in selected.items() if v),
+        "query": urlencode({k: v for k, v in selected.items() if v}),
     }  # fmt: skip
     template = "health/partials/probe_rows.html" if request.htmx and request.htmx.target == "probe-results" else "health/probe_list.html"
     return render(request, template, context)
@@ -131,8 +136,10 @@ def service_probes(request: HttpRequest, slug: str) -> HttpResponse:
     service = get_object_or_404(Service, slug=slug)
     probes = selectors.service_probes(service.pk)
     rows = [{"probe": probe, "states": selectors.state_rows(probe), **selectors.history(probe)} for probe in probes]
-    return render(request, "health/partials/service_probes.html", {"service": service, "rows": rows,
-                                                                     "can_manage": has_role(request.user, OrgRole.MANAGER)})
+    context = {"service": service, "rows": rows, "can_manage": has_role(request.user, OrgRole.MANAGER)}
+    if probes:
+        context.update(selectors.service_uptime(service.pk))
+    return render(request, "health/partials/service_probes.html", context)
 
 
 @csrf_exempt

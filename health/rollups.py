@@ -9,7 +9,7 @@ each again would not be). The rollups stay after the raw results are pruned."""
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.utils import timezone
@@ -83,7 +83,7 @@ def rollup_build(*, period: str, bucket: datetime) -> int:
     ProbeRollup.objects.filter(period=period, bucket=start).delete()
     built = []
     for (probe_id, location_id), results in groups.items():
-        counts = defaultdict(int)
+        counts: defaultdict[str, int] = defaultdict(int)
         for outcome, _elapsed in results:
             counts[outcome] += 1
         latencies = sorted(e for o, e in results if e is not None and o != Outcome.NO_DATA)
@@ -126,3 +126,19 @@ def latency_svg(points: list[float | None], *, width: int = 240, height: int = 4
     return (f'<svg class="latency" viewBox="0 0 {width} {height}" width="{width}" height="{height}" role="img" '
             f'aria-label="latency, up to {top:.0f} ms"><polyline fill="none" stroke="currentColor" stroke-width="1.5" '
             f'points="{coords}"/></svg>')  # fmt: skip
+
+
+# The status page's colours (static/public/status.css), and grey where nothing was measured.
+BAR_FILL = {"operational": "#2f9e44", "degraded_performance": "#e8a400", "partial_outage": "#e8590c", "major_outage": "#d92d20"}
+NO_DATA_FILL = "#ced4da"
+
+
+def uptime_svg(days: list[tuple[date, float | None, str]]) -> str:
+    """Daily uptime bars (day, percent or None, worst impact), oldest first; numbers only."""
+    rects = "".join(
+        f'<rect x="{i * 5}" width="4" height="24" fill="{BAR_FILL.get(worst, NO_DATA_FILL) if uptime is not None else NO_DATA_FILL}">'
+        f"<title>{day:%b} {day.day} · {f'{uptime:.2f}%' if uptime is not None else 'no data'}</title></rect>"
+        for i, (day, uptime, worst) in enumerate(days)
+    )
+    return (f'<svg class="uptime-bars" viewBox="0 0 {len(days) * 5} 24" preserveAspectRatio="none" width="100%" height="24" '
+            f'role="img" aria-label="{len(days)}-day uptime from probes">{rects}</svg>')  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
@@ -9,7 +10,7 @@ from django.db.models import Prefetch, Q, QuerySet
 from django.utils import timezone
 from django.utils.safestring import mark_safe
 
-from health import rollups
+from health import rollups, uptime
 from health.models import Location, Probe, ProbeResult, ProbeRollup, ProbeState, RollupPeriod
 
 
@@ -32,6 +33,43 @@ def probe_list_qs(*, q: str = "", kind: str = "", status: str = "", service: str
     if enabled is not None:
         rows = rows.filter(enabled=enabled)
     return rows.order_by("-id")
+
+
+@dataclass
+class ProbePage:
+    """One page of the probes list, by keyset (ids below `after`, or above `before`):
+    a late page costs what the first does, where an OFFSET reads every row before it."""
+
+    rows: list[Probe]
+    count: int
+    newer: int | None  # `before` for the newer page, None on the first
+    older: int | None  # `after` for the older page, None on the last
+
+
+# What a row of the list shows; never the target, conditions or credentials.
+LIST_FIELDS = ("id", "name", "kind", "status", "enabled", "interval_seconds", "policy", "service__slug", "service__name",
+               "severity__name")  # fmt: skip
+
+
+def probe_list_page(
+    *, filters: dict[str, str], after: int | None = None, before: int | None = None, size: int = 50
+) -> ProbePage:
+    """The probes list page in five queries whatever the page: the count, the rows,
+    and their locations and states (two prefetches)."""
+    get = filters.get
+    rows = probe_list_qs(q=get("q", ""), kind=get("kind", ""), status=get("status", ""), service=get("service", ""))
+    count = rows.count()
+    rows = rows.only(*LIST_FIELDS)
+    if before is not None:
+        found = list(rows.filter(id__gt=before).order_by("id")[: size + 1])
+        more_newer = len(found) > size
+        page = list(reversed(found[:size]))
+        return ProbePage(page, count, page[0].pk if more_newer and page else None, page[-1].pk if page else None)
+    if after is not None:
+        rows = rows.filter(id__lt=after)
+    found = list(rows[: size + 1])
+    page = found[:size]
+    return ProbePage(page, count, page[0].pk if after is not None and page else None, page[-1].pk if len(found) > size else None)
 
 
 def probe_detail_qs() -> QuerySet[Probe]:
@@ -72,6 +110,18 @@ def rollups_qs(probe_id: int, *, period: str, location: str = "") -> QuerySet[Pr
     if location:
         rows = rows.filter(location__name=location)
     return rows
+
+
+def service_uptime(service_id: int, *, days: int = 90) -> dict[str, Any]:
+    """The service page's daily bars from its probes' rollups, as the status page counts them."""
+    measured = uptime.service_days(service_id, days=days)
+    bars = [(day, None if m is None else 100.0 * (1.0 - m.down), "" if m is None else m.worst) for day, m in measured]
+    figures = [percent for _day, percent, _worst in bars if percent is not None]
+    return {
+        "uptime_bars": mark_safe(rollups.uptime_svg(bars)),  # noqa: S308 - built from numbers only
+        "uptime_days": len(figures),
+        "uptime_overall": sum(figures) / len(figures) if figures else None,
+    }
 
 
 def history(probe: Probe) -> dict[str, Any]:

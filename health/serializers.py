@@ -19,8 +19,8 @@ class ProbeStateSerializer(serializers.Serializer):
 
 
 class ProbeSerializer(serializers.ModelSerializer):
-    service = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    severity = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
+    service: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    severity: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="name", read_only=True, allow_null=True)
     locations = serializers.SerializerMethodField()
     credentials_set = serializers.SerializerMethodField(help_text="Which credentials are stored; their values are never returned.")
     states = serializers.SerializerMethodField()
@@ -76,7 +76,7 @@ class ProbeInput(serializers.Serializer):
 
 
 class ProbeResultSerializer(serializers.ModelSerializer):
-    location = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    location: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="name", read_only=True)
 
     class Meta:
         model = ProbeResult
@@ -102,7 +102,7 @@ class RunNowSerializer(serializers.Serializer):
 
 
 class ProbeRollupSerializer(serializers.ModelSerializer):
-    location = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    location: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="name", read_only=True)
     uptime = serializers.FloatField(read_only=True, allow_null=True)
 
     class Meta:

@@ -241,6 +241,10 @@ def location_create(*, name: str, description: str = "", self_check: str = "") -
 # --- Running ---------------------------------------------------------------------------
 
 
+# The fields spec_for reads.
+SPEC_FIELDS = ("id", "kind", "target", "credentials", "conditions", "timeout_seconds", "interval_seconds", "created_at")
+
+
 def spec_for(probe: Probe, scheduled_at: datetime, heartbeat: Heartbeat | None = None) -> Spec:
     extra: dict[str, Any] = {}
     if probe.kind == "heartbeat":
@@ -302,7 +306,8 @@ def results_apply(*, location: Location, runs: Iterable[Run]) -> dict[str, int]:
         )
         for run in runs
     ]  # fmt: skip
-    existing_ids = set(Probe.objects.filter(pk__in={r.probe_id for r in runs}).values_list("pk", flat=True))
+    # .order_by(): the default ordering (by service name) would join and sort for nothing
+    existing_ids = set(Probe.objects.filter(pk__in={r.probe_id for r in runs}).order_by().values_list("pk", flat=True))
     rows = [row for row in rows if row.probe_id in existing_ids]  # deleted since they were scheduled
     with transaction.atomic():
         ProbeResult.objects.bulk_create(rows, ignore_conflicts=True, batch_size=1000)
@@ -310,7 +315,10 @@ def results_apply(*, location: Location, runs: Iterable[Run]) -> dict[str, int]:
     changed_probes: set[int] = set()
     by_probe = {run.probe_id: run for run in sorted(runs, key=lambda r: r.scheduled_at) if run.probe_id in existing_ids}
     with transaction.atomic():
-        probes = {p.pk: p for p in Probe.objects.filter(pk__in=by_probe)}
+        probes = {
+            p.pk: p
+            for p in Probe.objects.filter(pk__in=by_probe).order_by().only("pk", "failure_threshold", "success_threshold")
+        }
         states = {s.probe_id: s for s in ProbeState.objects.select_for_update().filter(location=location, probe_id__in=by_probe)}
         new_states: list[ProbeState] = []
         updated: list[ProbeState] = []

@@ -15,6 +15,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
 from django.contrib.auth import get_user_model
 
+from incidents import sockets
 from incidents.models import Incident
 from portal.models import OrgRole, has_role
 from portal.realtime import DASHBOARD_GROUP, incident_group
@@ -45,6 +46,8 @@ class ResponderConsumer(AsyncJsonWebsocketConsumer):
 
     required_role: str = OrgRole.VIEWER
     group: str = ""
+    audience: str = ""  # for the open-socket count (incidents/sockets.py)
+    counted: bool = False
 
     def group_name(self) -> str:
         raise NotImplementedError
@@ -70,9 +73,14 @@ class ResponderConsumer(AsyncJsonWebsocketConsumer):
         self.group = self.group_name()
         await self.channel_layer.group_add(self.group, self.channel_name)
         await self.accept()
+        sockets.opened(self.audience)
+        self.counted = True
         await self.send_json({"event": "hello", "payload": {"group": self.group}})
 
     async def disconnect(self, code: int) -> None:
+        if self.counted:
+            sockets.closed(self.audience)
+            self.counted = False
         if self.group:
             await self.channel_layer.group_discard(self.group, self.channel_name)
 
@@ -94,6 +102,8 @@ class ResponderConsumer(AsyncJsonWebsocketConsumer):
 class IncidentConsumer(ResponderConsumer):
     """`ws/incidents/<id>/`: the war room of one incident."""
 
+    audience = sockets.INCIDENT
+
     def group_name(self) -> str:
         return incident_group(self.scope["url_route"]["kwargs"]["incident_id"])
 
@@ -104,6 +114,8 @@ class IncidentConsumer(ResponderConsumer):
 
 class DashboardConsumer(ResponderConsumer):
     """`ws/dashboard/`: open incidents and the service board."""
+
+    audience = sockets.DASHBOARD
 
     def group_name(self) -> str:
         return DASHBOARD_GROUP

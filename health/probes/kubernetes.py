@@ -4,16 +4,18 @@
 The cluster is a kubeconfig (credentials.kubeconfig, YAML) and one of its contexts
 (target.context), or the in-cluster service account (target.in_cluster). The
 official client is synchronous; it runs in a thread so the other probes go on.
-The API server's address is checked before the request; the client then resolves
-the name again itself (its TLS verification needs the name)."""
+The API server's name is resolved and checked once; the client connects to the
+checked address, with the name kept for the Host header and TLS verification."""
 
 from __future__ import annotations
 
 import asyncio
+import copy
 import json
-from typing import Any
-from urllib.parse import urlsplit
+from typing import Any, cast
+from urllib.parse import urlsplit, urlunsplit
 
+import urllib3
 import yaml
 from kubernetes import client as k8s_client
 from kubernetes import config as k8s_config
@@ -74,33 +76,86 @@ def rollout_status(deployment: dict[str, Any]) -> tuple[bool, str]:
     return True, f'deployment "{name}" successfully rolled out'
 
 
-def _api_client(target: dict[str, Any], credentials: dict[str, Any]) -> k8s_client.ApiClient:
+def _configuration(target: dict[str, Any], credentials: dict[str, Any]) -> k8s_client.Configuration:
+    configuration = k8s_client.Configuration()
     if target.get("in_cluster"):
-        configuration = k8s_client.Configuration()
         k8s_config.load_incluster_config(client_configuration=configuration)
-        return k8s_client.ApiClient(configuration)
-    document = yaml.safe_load(credentials["kubeconfig"])
-    return k8s_config.new_client_from_config_dict(document, context=target.get("context") or None)
+    else:
+        document = yaml.safe_load(credentials["kubeconfig"])
+        k8s_config.load_kube_config_from_dict(
+            document, context=target.get("context") or None, client_configuration=configuration, persist_config=False
+        )
+    return configuration
 
 
-def _read(target: dict[str, Any], credentials: dict[str, Any], timeout: float) -> dict[str, Any]:
-    api_client = _api_client(target, credentials)
+def pinned(configuration: k8s_client.Configuration, address: str) -> tuple[k8s_client.Configuration, str]:
+    """The configuration pointed at a checked address of the API server, and the Host
+    header to send. TLS is still verified against the server's name (SNI and the
+    certificate's names, through `tls_server_name`), so pinning the address weakens
+    nothing; a `tls-server-name` from the kubeconfig is kept."""
+    server = urlsplit(configuration.host)
+    host = server.hostname or ""
+    pinned_to = copy.copy(configuration)
+    literal = f"[{address}]" if ":" in address else address
+    port = f":{server.port}" if server.port else ""
+    pinned_to.host = urlunsplit((server.scheme, f"{literal}{port}", server.path, "", ""))
+    if server.scheme == "https" and not configuration.tls_server_name:
+        pinned_to.tls_server_name = host
+    # The kubeconfig loader's token hook copies the kubeconfig's server back into the
+    # configuration before every request: pin it again after the hook.
+    refresh = configuration.refresh_api_key_hook
+    if refresh is not None:
+        host_pinned, name_pinned = pinned_to.host, pinned_to.tls_server_name
+
+        def refresh_pinned(current: k8s_client.Configuration) -> None:
+            refresh(current)
+            current.host, current.tls_server_name = host_pinned, name_pinned
+
+        pinned_to.refresh_api_key_hook = refresh_pinned
+    return pinned_to, f"{host}{port}"
+
+
+def _read(configuration: k8s_client.Configuration, host_header: str, target: dict[str, Any], timeout: float) -> dict[str, Any]:
+    api_client = k8s_client.ApiClient(configuration)
+    if host_header:
+        api_client.set_default_header("Host", host_header)
     try:
-        response = k8s_client.AppsV1Api(api_client).read_namespaced_deployment(
+        # _preload_content=False: the raw urllib3 response, read as the JSON the API sent
+        response: Any = k8s_client.AppsV1Api(api_client).read_namespaced_deployment(
             target["name"], target["namespace"], _preload_content=False, _request_timeout=timeout
         )
-        return json.loads(response.data)
+        return cast(dict[str, Any], json.loads(response.data))
     finally:
         api_client.close()
 
 
+async def _read_pinned(configuration: k8s_client.Configuration, target: dict[str, Any], timeout: float) -> dict[str, Any]:
+    """Resolve and check the API server's name once and connect to the checked
+    addresses only: the client never resolves the name again, so a name that answers
+    differently on a second lookup (DNS rebinding) cannot reach a refused address."""
+    server = urlsplit(configuration.host)
+    host = server.hostname or ""
+    addresses = await net.resolve(host, server.port or (443 if server.scheme == "https" else 80))
+    if net.is_ip(host):
+        return await asyncio.to_thread(_read, configuration, "", target, timeout)
+    last: Exception | None = None
+    for _family, address in addresses:
+        try:
+            return await asyncio.to_thread(_read, *pinned(configuration, address), target, timeout)
+        except urllib3.exceptions.MaxRetryError as exc:  # this address did not answer: the next one
+            last = exc
+    raise OSError(f"Cannot connect to the Kubernetes API at {host}: {last}")
+
+
 async def run(spec: Any, context: Any) -> dict[str, Any]:
     target, credentials = spec.target, spec.credentials
-    if not target.get("in_cluster"):
-        server = urlsplit(_api_client(target, credentials).configuration.host)
-        await net.resolve(server.hostname or "", server.port or (443 if server.scheme == "https" else 80))
+    configuration = await asyncio.to_thread(_configuration, target, credentials)
     try:
-        deployment = await asyncio.to_thread(_read, target, credentials, spec.timeout)
+        if target.get("in_cluster"):
+            # the pod's own API server, from its environment: not a probe author's choice
+            deployment = await asyncio.to_thread(_read, configuration, "", target, spec.timeout)
+        else:
+            deployment = await _read_pinned(configuration, target, spec.timeout)
     except k8s_client.ApiException as exc:
         raise OSError(f"Kubernetes API: {exc.status} {exc.reason}") from None
     ready, message = rollout_status(deployment)

@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import copy
 import datetime as dt
 import json
@@ -121,10 +122,27 @@ class HealthServer(_Threaded):
                  "details": {"name": name, "group": "apps", "kind": "deployments"}, "code": 404}, status=404)  # fmt: skip
         return web.json_response(self.deployment)
 
-    def kubeconfig(self, token: str = "stub-token") -> str:
+    def tls_site(self, host: str) -> tuple[int, bytes]:
+        """The same routes over TLS, with a certificate for `host`: (port, certificate PEM)."""
+        cert, key = self_signed(host)
+        with tempfile.NamedTemporaryFile(suffix=".pem") as cert_file, tempfile.NamedTemporaryFile(suffix=".pem") as key_file:
+            cert_file.write(cert)
+            cert_file.flush()
+            key_file.write(key)
+            key_file.flush()
+            context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+            context.load_cert_chain(cert_file.name, key_file.name)
+        site = web.TCPSite(self.runner, "127.0.0.1", 0, ssl_context=context)
+        self.call(site.start())
+        return site._server.sockets[0].getsockname()[1], cert  # type: ignore[union-attr]
+
+    def kubeconfig(self, token: str = "stub-token", server: str = "", ca: bytes = b"") -> str:
+        cluster: dict[str, str] = {"server": server or self.url}
+        if ca:
+            cluster["certificate-authority-data"] = base64.b64encode(ca).decode()
         return json.dumps({
             "apiVersion": "v1", "kind": "Config", "current-context": "stub",
-            "clusters": [{"name": "stub", "cluster": {"server": self.url}}],
+            "clusters": [{"name": "stub", "cluster": cluster}],
             "users": [{"name": "probe", "user": {"token": token}}],
             "contexts": [{"name": "stub", "context": {"cluster": "stub", "user": "probe"}}],
         })  # fmt: skip

@@ -3,6 +3,7 @@ one error shape, run now shows each condition's evaluation."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -88,7 +89,7 @@ def test_results_are_listed_newest_first(api: Any, cast: Any, server: HealthServ
     first = timezone.now()
     tasks.run_locally(location, [(probe.pk, first)])
     server.mode = "error"
-    tasks.run_locally(location, [(probe.pk, first + timezone.timedelta(seconds=30))])
+    tasks.run_locally(location, [(probe.pk, first + timedelta(seconds=30))])
     response = api.as_(cast.viewer).get(f"/api/v1/probes/{probe.pk}/results/?location=local")
     assert response.status_code == 200
     outcomes = [row["outcome"] for row in response.json()["results"]]

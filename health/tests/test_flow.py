@@ -242,7 +242,7 @@ def test_a_prober_failing_its_self_check_reads_as_no_data(server: HealthServer) 
 def test_heartbeats(server: HealthServer) -> None:
     probe = http_probe(server, kind="heartbeat", target={"grace_seconds": 30}, conditions=[], interval_seconds=3600,
                        failure_threshold=1, success_threshold=1)  # fmt: skip
-    token = probe.new_heartbeat_token
+    token = probe.new_heartbeat_token  # type: ignore[attr-defined]  # set by probe_create, this once
     heartbeat = Heartbeat.objects.get(probe=probe)
     assert heartbeat.token_hash != token and token.startswith(heartbeat.token_hint)
     now = timezone.now()

@@ -20,6 +20,7 @@ from asgiref.sync import sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from channels.layers import get_channel_layer
 
+from incidents import sockets
 from incidents.public import store
 from incidents.public.rebuild import EVENT
 from portal.realtime import PUBLIC_GROUP
@@ -164,6 +165,7 @@ _hub = _Hub()
 class PublicStatusConsumer(AsyncWebsocketConsumer):
     # No channel per socket: the process's hub is the member of group `public`.
     channel_layer_alias = "__public_hub__"
+    counted = False  # in the open-socket count (incidents/sockets.py)
 
     async def connect(self) -> None:
         self.version = 0
@@ -176,9 +178,14 @@ class PublicStatusConsumer(AsyncWebsocketConsumer):
             return
         await self.accept()
         _hub.add(self)
+        sockets.opened(sockets.PUBLIC)
+        self.counted = True
 
     async def disconnect(self, code: int) -> None:
         _hub.leave(self)
+        if self.counted:
+            sockets.closed(sockets.PUBLIC)
+            self.counted = False
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if text_data is None or len(text_data) > MAX_CLIENT_MESSAGE:

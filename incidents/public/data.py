@@ -29,6 +29,7 @@ from incidents.models import (
     ServiceGroup,
     Visibility,
 )
+from incidents.public.measured import with_measured
 from incidents.public.uptime import DayBar, component_uptime, overall_uptime
 from incidents.selectors import ACTIVE_MAINTENANCE, derive_service_statuses, worst_impact
 
@@ -233,7 +234,7 @@ def load_public_data(*, now: datetime | None = None) -> PublicData:
     for incident in [*active, *history]:
         with_public_fields(incident)
     statuses = _component_statuses(services, active, maintenance_active)
-    bars = component_uptime(ids, days=HISTORY_DAYS, now=now)
+    bars = with_measured(component_uptime(ids, days=HISTORY_DAYS, now=now), now=now)  # probes' days from their rollups
     components = [Component(s, statuses[s.pk], bars[s.pk]) for s in services]
 
     groups: list[Group] = []
