@@ -153,7 +153,7 @@ def load(dsn: str) -> None:
                 service_ids.append(
                     conn.execute(
                         "INSERT INTO incidents_service (slug, name, description, visibility, display_order, created_at,"
-                        " updated_at, group_id) VALUES (%s, %s, '', %s, %s, %s, %s, %s) RETURNING id",
+                        " updated_at, group_id, observed_status) VALUES (%s, %s, '', %s, %s, %s, %s, %s, '') RETURNING id",
                         [slug, name, visibility, order * 10 + position, now, now, group_id],
                     ).fetchone()[0]  # type: ignore[index]
                 )

@@ -285,17 +285,28 @@ class IncidentDetailSerializer(IncidentListSerializer):
         ]  # fmt: skip
 
     def to_representation(self, incident: Incident) -> dict[str, Any]:
+        # By hand, like the list's: `self.fields` would deep-copy every declared
+        # field (and RoleSerializer its own) on each request.
         data = super().to_representation(incident)
-        fields = self.fields
-        for name in self.Meta.fields[len(IncidentListSerializer.Meta.fields) :]:
-            field = fields[name]
-            attribute = field.get_attribute(incident)
-            data[name] = None if attribute is None else field.to_representation(attribute)
+        data["summary"] = str(incident.summary)
+        data["identified_at"] = format_datetime(incident.identified_at)
+        data["mitigated_at"] = format_datetime(incident.mitigated_at)
+        data["roles"] = self.get_roles(incident)
+        data["response_due_at"] = format_datetime(incident.response_due_at)
+        data["response_target_breached"] = self.get_response_target_breached(incident)
+        data["time_to_acknowledge_seconds"] = self.get_time_to_acknowledge_seconds(incident)
+        data["time_to_resolve_seconds"] = self.get_time_to_resolve_seconds(incident)
+        data["allowed_transitions"] = self.get_allowed_transitions(incident)
+        data["created_at"] = format_datetime(incident.created_at)
+        data["updated_at"] = format_datetime(incident.updated_at)
         return data
 
     @extend_schema_field(RoleSerializer(many=True))
     def get_roles(self, incident: Incident) -> list[dict[str, Any]]:
-        return RoleSerializer(getattr(incident, "current_roles", []), many=True).data
+        return [
+            {"role": str(a.role), "user": _USER_BRIEF.to_representation(a.user), "started_at": format_datetime(a.started_at)}
+            for a in getattr(incident, "current_roles", [])
+        ]
 
     def get_response_target_breached(self, incident: Incident) -> bool:
         return incident.response_target_breached()

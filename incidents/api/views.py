@@ -164,8 +164,22 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def list(self, request: Request) -> Response:
         # Rows, not model instances: see selectors.incident_list_rows. The cursor
         # paginator reads its position from dict rows as well.
-        page = self.paginate_queryset(self.filter_queryset(selectors.incident_list_values()))
+        # The filter set (a form and a deep copy of every filter) is built only
+        # when a filter is asked for: the plain newest-first page is the common read.
+        rows = selectors.incident_list_values()
+        if not request.query_params.keys().isdisjoint(IncidentFilter.base_filters):
+            rows = self.filter_queryset(rows)
+        page = self.paginate_queryset(rows)
         return self.get_paginated_response(selectors.incident_list_rows(page))
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        # Plain rows, as for the list (selectors.incident_detail_data): the same
+        # output as IncidentDetailSerializer, in two statements.
+        pk_int = Incident.id_from_reference(pk)
+        data = selectors.incident_detail_data(pk_int) if pk_int is not None else None
+        if data is None:
+            raise Http404
+        return Response(data)
 
     def get_object(self) -> Incident:
         pk = Incident.id_from_reference(str(self.kwargs["pk"]))
