@@ -211,8 +211,9 @@ def _related_rows(ids: list[int], *, roles: Iterable[str] | None) -> list[tuple[
     tags = Incident.tags.through.objects.filter(incident_id__in=ids).annotate(
         part=text("t"), num=zero, txt=F("tag__name"), a=text(""), b=text(""), c=text(""), n=zero, at=no_time
     )
-    parts = [qs.order_by().values_list(*_RELATED_COLUMNS) for qs in (impacts, people, tags)]
-    return list(parts[0].union(parts[1], parts[2], all=True).order_by("part", "num", "txt", "-at"))
+    parts: list[QuerySet[Any, Any]] = [qs.order_by().values_list(*_RELATED_COLUMNS) for qs in (impacts, people, tags)]
+    combined: QuerySet[Any, Any] = parts[0].union(parts[1], parts[2], all=True)
+    return list(combined.order_by("part", "num", "txt", "-at"))
 
 
 def _user_brief(user_id: int, username: str, first: str, last: str) -> dict[str, Any]:
