@@ -6,12 +6,13 @@ from collections.abc import Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Prefetch, QuerySet
+from django.db.models import CharField, DateTimeField, F, IntegerField, Prefetch, QuerySet, Value
 
 from incidents.models import (
     IMPACT_RANK,
     Impact,
     Incident,
+    IncidentRole,
     IncidentService,
     IncidentStatus,
     MaintenanceStatus,
@@ -31,7 +32,9 @@ def incident_list_qs() -> QuerySet[Incident]:
         Prefetch("impacts", queryset=IncidentService.objects.select_related("service").order_by("service__display_order", "service__name")),
         Prefetch(
             "role_assignments",
-            queryset=RoleAssignment.objects.filter(ended_at__isnull=True).select_related("user"),
+            # The model's ordering starts with "incident", a join to the incident
+            # table; within one incident this is the same order without it.
+            queryset=RoleAssignment.objects.filter(ended_at__isnull=True).select_related("user").order_by("role", "-started_at"),
             to_attr="current_roles",
         ),
         "tags",
@@ -180,25 +183,63 @@ def incident_list_values() -> QuerySet[Incident]:
     return Incident.objects.values(*INCIDENT_LIST_COLUMNS)
 
 
+# What the list and the detail show of an incident's impacts, roles and tags, in
+# one statement: three SELECTs of the same shape joined by UNION ALL and ordered
+# by the database as the serializers' querysets are (services by display order
+# and name, roles by role and newest first, tags by name). One round trip instead
+# of three: on a busy machine each round trip waits for PostgreSQL's turn on a core.
+_RELATED_COLUMNS = ("part", "incident_id", "num", "txt", "a", "b", "c", "n", "at")
+
+
+def _related_rows(ids: list[int], *, roles: Iterable[str] | None) -> list[tuple[Any, ...]]:
+    def text(value: str) -> Value:
+        return Value(value, output_field=CharField())
+
+    no_time = Value(None, output_field=DateTimeField())
+    zero = Value(0, output_field=IntegerField())
+    impacts = IncidentService.objects.filter(incident_id__in=ids).annotate(
+        part=text("i"), num=F("service__display_order"), txt=F("service__name"), a=F("service__slug"), b=F("impact"),
+        c=text(""), n=zero, at=no_time,
+    )  # fmt: skip
+    current = RoleAssignment.objects.filter(incident_id__in=ids, ended_at__isnull=True)
+    if roles is not None:
+        current = current.filter(role__in=list(roles))
+    people = current.annotate(
+        part=text("r"), num=zero, txt=F("role"), a=F("user__username"), b=F("user__first_name"), c=F("user__last_name"),
+        n=F("user_id"), at=F("started_at"),
+    )  # fmt: skip
+    tags = Incident.tags.through.objects.filter(incident_id__in=ids).annotate(
+        part=text("t"), num=zero, txt=F("tag__name"), a=text(""), b=text(""), c=text(""), n=zero, at=no_time
+    )
+    parts: list[QuerySet[Any, Any]] = [qs.order_by().values_list(*_RELATED_COLUMNS) for qs in (impacts, people, tags)]
+    combined: QuerySet[Any, Any] = parts[0].union(parts[1], parts[2], all=True)
+    return list(combined.order_by("part", "num", "txt", "-at"))
+
+
+def _user_brief(user_id: int, username: str, first: str, last: str) -> dict[str, Any]:
+    return {"id": user_id, "username": username, "name": f"{first} {last}".strip() or username}
+
+
+def incident_related(ids: list[int], *, roles: Iterable[str] | None = None) -> dict[int, dict[str, list[Any]]]:
+    """Per incident: "impacts", "roles" and "tags" as the API writes them.
+    `roles` limits the roles read (the list needs only the commander)."""
+    out: dict[int, dict[str, list[Any]]] = {pk: {"impacts": [], "roles": [], "tags": []} for pk in ids}
+    for part, pk, _, txt, a, b, c, n, at in _related_rows(ids, roles=roles):
+        if part == "i":
+            out[pk]["impacts"].append({"service": a, "name": txt, "impact": b})
+        elif part == "r":
+            out[pk]["roles"].append({"role": txt, "user": _user_brief(n, a, b, c), "started_at": format_datetime(at)})
+        else:
+            out[pk]["tags"].append(txt)
+    return out
+
+
+def _commander(roles: list[dict[str, Any]]) -> dict[str, Any] | None:
+    return next((r["user"] for r in roles if r["role"] == IncidentRole.COMMANDER), None)
+
+
 def incident_list_rows(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg]
-    ids = [row["id"] for row in rows]
-    impacts: dict[int, list[dict[str, str]]] = {pk: [] for pk in ids}
-    for incident_id, slug, name, impact in (
-        IncidentService.objects.filter(incident_id__in=ids)
-        .order_by("service__display_order", "service__name")
-        .values_list("incident_id", "service__slug", "service__name", "impact")
-    ):
-        impacts[incident_id].append({"service": slug, "name": name, "impact": impact})
-    commanders: dict[int, dict[str, object]] = {}
-    for incident_id, user_id, username, first, last in RoleAssignment.objects.filter(
-        incident_id__in=ids, ended_at__isnull=True, role="commander"
-    ).values_list("incident_id", "user_id", "user__username", "user__first_name", "user__last_name"):
-        commanders[incident_id] = {"id": user_id, "username": username, "name": f"{first} {last}".strip() or username}
-    tags: dict[int, list[str]] = {pk: [] for pk in ids}
-    for incident_id, name in Incident.tags.through.objects.filter(incident_id__in=ids).order_by("tag__name").values_list(
-        "incident_id", "tag__name"
-    ):
-        tags[incident_id].append(name)
+    related = incident_related([row["id"] for row in rows], roles=[IncidentRole.COMMANDER])
     return [
         {
             "id": row["id"],
@@ -213,9 +254,47 @@ def incident_list_rows(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg
             "started_at": format_datetime(row["started_at"]),
             "acknowledged_at": format_datetime(row["acknowledged_at"]),
             "resolved_at": format_datetime(row["resolved_at"]),
-            "impacts": impacts[row["id"]],
-            "commander": commanders.get(row["id"]),
-            "tags": tags[row["id"]],
+            "impacts": related[row["id"]]["impacts"],
+            "commander": _commander(related[row["id"]]["roles"]),
+            "tags": related[row["id"]]["tags"],
         }
         for row in rows
     ]
+
+
+def incident_detail_data(pk: int) -> dict[str, Any] | None:
+    """An incident as the API's detail shows it (IncidentDetailSerializer's output),
+    in two statements; None when there is no such incident."""
+    from incidents.services import ALLOWED_TRANSITIONS
+
+    incident = Incident.objects.select_related("severity").filter(pk=pk).first()
+    if incident is None:
+        return None
+    related = incident_related([pk])[pk]
+    severity = incident.severity
+    to_ack, to_resolve = incident.time_to_acknowledge, incident.time_to_resolve
+    return {
+        "id": incident.pk,
+        "reference": incident.reference,
+        "title": incident.title,
+        "status": incident.status,
+        "severity": {"id": severity.pk, "name": severity.name, "rank": severity.rank, "colour": severity.colour},
+        "visibility": incident.visibility,
+        "started_at": format_datetime(incident.started_at),
+        "acknowledged_at": format_datetime(incident.acknowledged_at),
+        "resolved_at": format_datetime(incident.resolved_at),
+        "impacts": related["impacts"],
+        "commander": _commander(related["roles"]),
+        "tags": related["tags"],
+        "summary": incident.summary,
+        "identified_at": format_datetime(incident.identified_at),
+        "mitigated_at": format_datetime(incident.mitigated_at),
+        "roles": related["roles"],
+        "response_due_at": format_datetime(incident.response_due_at),
+        "response_target_breached": incident.response_target_breached(),
+        "time_to_acknowledge_seconds": int(to_ack.total_seconds()) if to_ack is not None else None,
+        "time_to_resolve_seconds": int(to_resolve.total_seconds()) if to_resolve is not None else None,
+        "allowed_transitions": list(ALLOWED_TRANSITIONS[incident.status]),
+        "created_at": format_datetime(incident.created_at),
+        "updated_at": format_datetime(incident.updated_at),
+    }

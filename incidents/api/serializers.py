@@ -16,20 +16,11 @@ from rest_framework import serializers
 from incidents import templating
 from incidents.api.fields import SlugRef, is_number, refuse_unstorable
 from incidents.models import (
-    ActionItem,
-    ActionItemPriority,
-    ActionItemStatus,
     Impact,
     Incident,
     IncidentRole,
     IncidentStatus,
-    MaintenanceRecurrence,
-    MaintenanceStatus,
-    MaintenanceWindow,
     MessageTemplate,
-    Postmortem,
-    PostmortemSection,
-    PostmortemStatus,
     PublicUpdate,
     Service,
     ServiceGroup,
@@ -73,8 +64,8 @@ class SeverityRefField(serializers.RelatedField):
             self.fail("does_not_exist", value=text)
         return found
 
-    def to_representation(self, value: Severity) -> str:
-        return value.name
+    def to_representation(self, value: Any) -> str:
+        return str(value.name)
 
 
 @extend_schema_field(OpenApiTypes.STR)
@@ -98,7 +89,10 @@ class UserRefField(serializers.PrimaryKeyRelatedField):
 
     def to_internal_value(self, data: Any) -> Any:
         if isinstance(data, str) and not is_number(refuse_unstorable(data)):
-            user = self.get_queryset().filter(username=data[:150]).first()
+            users = self.get_queryset()
+            if users is None:  # never: __init__ sets one
+                users = User.objects.filter(is_active=True)
+            user = users.filter(username=data[:150]).first()
             if user is None:
                 self.fail("does_not_exist", pk_value=data)
             return user
@@ -237,7 +231,7 @@ class IncidentListSerializer(serializers.ModelSerializer):
     severity = SeverityBriefSerializer()
     impacts = ImpactSerializer(many=True)
     commander = serializers.SerializerMethodField()
-    tags = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
+    tags: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="name", many=True, read_only=True)
 
     class Meta:
         model = Incident
@@ -285,17 +279,28 @@ class IncidentDetailSerializer(IncidentListSerializer):
         ]  # fmt: skip
 
     def to_representation(self, incident: Incident) -> dict[str, Any]:
+        # By hand, like the list's: `self.fields` would deep-copy every declared
+        # field (and RoleSerializer its own) on each request.
         data = super().to_representation(incident)
-        fields = self.fields
-        for name in self.Meta.fields[len(IncidentListSerializer.Meta.fields) :]:
-            field = fields[name]
-            attribute = field.get_attribute(incident)
-            data[name] = None if attribute is None else field.to_representation(attribute)
+        data["summary"] = str(incident.summary)
+        data["identified_at"] = format_datetime(incident.identified_at)
+        data["mitigated_at"] = format_datetime(incident.mitigated_at)
+        data["roles"] = self.get_roles(incident)
+        data["response_due_at"] = format_datetime(incident.response_due_at)
+        data["response_target_breached"] = self.get_response_target_breached(incident)
+        data["time_to_acknowledge_seconds"] = self.get_time_to_acknowledge_seconds(incident)
+        data["time_to_resolve_seconds"] = self.get_time_to_resolve_seconds(incident)
+        data["allowed_transitions"] = self.get_allowed_transitions(incident)
+        data["created_at"] = format_datetime(incident.created_at)
+        data["updated_at"] = format_datetime(incident.updated_at)
         return data
 
     @extend_schema_field(RoleSerializer(many=True))
     def get_roles(self, incident: Incident) -> list[dict[str, Any]]:
-        return RoleSerializer(getattr(incident, "current_roles", []), many=True).data
+        return [
+            {"role": str(a.role), "user": _USER_BRIEF.to_representation(a.user), "started_at": format_datetime(a.started_at)}
+            for a in getattr(incident, "current_roles", [])
+        ]
 
     def get_response_target_breached(self, incident: Incident) -> bool:
         return incident.response_target_breached()
@@ -433,131 +438,3 @@ class PublicUpdateInput(serializers.Serializer):
         if len(attrs.get("values", {})) > 20:
             raise serializers.ValidationError({"values": ["At most 20 values."]})
         return attrs
-
-
-# --- maintenance --------------------------------------------------------------------------
-class MaintenanceWindowSerializer(serializers.ModelSerializer):
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-
-    class Meta:
-        model = MaintenanceWindow
-        fields = [
-            "id", "title", "description", "services", "scheduled_start", "scheduled_end", "status", "visibility",
-            "started_at", "completed_at", "created_at", "updated_at",
-        ]  # fmt: skip
-
-
-class MaintenanceRecurrenceSerializer(serializers.ModelSerializer):
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
-    next_windows = serializers.SerializerMethodField(help_text="Ids and starts of the windows materialised ahead.")
-
-    class Meta:
-        model = MaintenanceRecurrence
-        fields = ["id", "title", "description", "services", "rule", "first_start", "timezone", "duration", "visibility",
-                  "horizon_days", "next_windows", "created_at"]  # fmt: skip
-
-    @extend_schema_field({"type": "array", "items": {"type": "object", "properties": {"id": {"type": "integer"}, "scheduled_start": {"type": "string", "format": "date-time"}}}})
-    def get_next_windows(self, recurrence: MaintenanceRecurrence) -> list[dict[str, Any]]:
-        rows = recurrence.windows.filter(status=MaintenanceStatus.SCHEDULED).order_by("scheduled_start").values("id", "scheduled_start")[:20]
-        return [{"id": r["id"], "scheduled_start": r["scheduled_start"].isoformat()} for r in rows]
-
-
-class MaintenanceRecurrenceInput(serializers.Serializer):
-    title = CleanCharField(max_length=200)
-    description = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=20_000)
-    services = ServiceRefField(many=True, allow_empty=False)
-    rule = serializers.CharField(max_length=500, help_text="RFC 5545 RRULE, e.g. FREQ=WEEKLY;BYDAY=TU or FREQ=MONTHLY;BYDAY=1SU")
-    first_start = serializers.DateTimeField(help_text="The first occurrence; its local time of day in `timezone` repeats.")
-    timezone = serializers.CharField(max_length=64, default="UTC")
-    duration = serializers.DurationField(help_text="e.g. 02:00:00")
-    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
-    horizon_days = serializers.IntegerField(min_value=1, max_value=366, default=35)
-
-
-class MaintenanceInput(serializers.Serializer):
-    title = CleanCharField(max_length=200)
-    description = CleanMultilineCharField(required=False, allow_blank=True, default="", max_length=20_000)
-    services = ServiceRefField(many=True, allow_empty=False)
-    scheduled_start = serializers.DateTimeField()
-    scheduled_end = serializers.DateTimeField()
-    visibility = serializers.ChoiceField(choices=Visibility.choices, default=Visibility.PUBLIC)
-
-
-class MaintenanceUpdateInput(serializers.Serializer):
-    title = CleanCharField(max_length=200, required=False)
-    description = CleanMultilineCharField(required=False, allow_blank=True, max_length=20_000)
-    services = ServiceRefField(many=True, allow_empty=False, required=False)
-    scheduled_start = serializers.DateTimeField(required=False)
-    scheduled_end = serializers.DateTimeField(required=False)
-
-
-class MaintenanceStatusInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=MaintenanceStatus.choices)
-
-
-# --- postmortems ---------------------------------------------------------------------------
-class PostmortemSectionSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = PostmortemSection
-        fields = ["key", "title", "prompt", "body", "required", "position", "updated_at"]
-
-
-class ActionItemSerializer(serializers.ModelSerializer):
-    owner = UserBriefSerializer(allow_null=True, read_only=True)
-
-    class Meta:
-        model = ActionItem
-        fields = ["id", "title", "owner", "due_date", "priority", "status", "external_url", "created_at", "updated_at"]
-
-
-class PostmortemSerializer(serializers.ModelSerializer):
-    incident = serializers.CharField(source="incident.reference")
-    incident_title = serializers.CharField(source="incident.title")
-    owner = UserBriefSerializer(allow_null=True)
-    sections = PostmortemSectionSerializer(many=True)
-    action_items = ActionItemSerializer(many=True)
-    duration_seconds = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Postmortem
-        fields = [
-            "id", "incident", "incident_title", "status", "owner", "users_affected", "revenue_impact", "duration_seconds",
-            "sections", "action_items", "created_at", "updated_at", "published_at",
-        ]  # fmt: skip
-
-    def get_duration_seconds(self, postmortem: Postmortem) -> int | None:
-        duration = postmortem.duration
-        return int(duration.total_seconds()) if duration is not None else None
-
-
-class PostmortemStartInput(serializers.Serializer):
-    incident = serializers.CharField(max_length=32)
-
-
-class PostmortemUpdateInput(serializers.Serializer):
-    sections = serializers.DictField(child=CleanMultilineCharField(allow_blank=True, max_length=100_000), required=False)
-    users_affected = serializers.IntegerField(min_value=0, max_value=2**31 - 1, required=False)
-    revenue_impact = serializers.DecimalField(max_digits=14, decimal_places=2, min_value=0, required=False)
-    owner = UserRefField(required=False)
-
-
-class PostmortemStatusInput(serializers.Serializer):
-    status = serializers.ChoiceField(choices=PostmortemStatus.choices)
-
-
-class ActionItemInput(serializers.Serializer):
-    title = CleanCharField(max_length=200)
-    owner = UserRefField(required=False, allow_null=True, default=None)
-    due_date = serializers.DateField(required=False, allow_null=True, default=None)
-    priority = serializers.ChoiceField(choices=ActionItemPriority.choices, default=ActionItemPriority.MEDIUM)
-    external_url = serializers.URLField(required=False, allow_blank=True, default="", max_length=500)
-
-
-class ActionItemUpdateInput(serializers.Serializer):
-    title = CleanCharField(max_length=200, required=False)
-    owner = UserRefField(required=False, allow_null=True)
-    due_date = serializers.DateField(required=False, allow_null=True)
-    priority = serializers.ChoiceField(choices=ActionItemPriority.choices, required=False)
-    status = serializers.ChoiceField(choices=ActionItemStatus.choices, required=False)
-    external_url = serializers.URLField(required=False, allow_blank=True, max_length=500)
-

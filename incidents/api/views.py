@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -13,6 +14,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from incidents import selectors, services, templating
+from incidents.api import maintenance_serializers as ms
+from incidents.api import postmortem_serializers as ps
 from incidents.api import serializers as s
 from incidents.api.filters import IncidentFilter, MaintenanceFilter
 from incidents.models import (
@@ -50,15 +53,10 @@ class ConfigViewSet(viewsets.ModelViewSet):
 
     write_role = OrgRole.MANAGER
     instance_arg: str = ""
-
-    def create_service(self, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    def update_service(self, **kwargs: Any) -> Any:
-        raise NotImplementedError
-
-    def delete_service(self, **kwargs: Any) -> None:
-        raise NotImplementedError
+    # The catalogue service functions, set by each subclass (as staticmethods).
+    create_service: Callable[..., Any]
+    update_service: Callable[..., Any]
+    delete_service: Callable[..., None]
 
     def perform_create(self, serializer: Any) -> None:
         serializer.instance = self.create_service(by=self.request.user, **serializer.validated_data)
@@ -120,9 +118,7 @@ class ServiceViewSet(ConfigViewSet):
         return super().destroy(request, *args, **kwargs)
 
     def get_serializer_context(self) -> dict[str, Any]:
-        context = super().get_serializer_context()
-        context["statuses"] = selectors.service_statuses()
-        return context
+        return {**super().get_serializer_context(), "statuses": selectors.service_statuses()}
 
 
 def _message_template(ref: str) -> MessageTemplate:
@@ -164,8 +160,22 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
     def list(self, request: Request) -> Response:
         # Rows, not model instances: see selectors.incident_list_rows. The cursor
         # paginator reads its position from dict rows as well.
-        page = self.paginate_queryset(self.filter_queryset(selectors.incident_list_values()))
+        # The filter set (a form and a deep copy of every filter) is built only
+        # when a filter is asked for: the plain newest-first page is the common read.
+        rows = selectors.incident_list_values()
+        if not request.query_params.keys().isdisjoint(IncidentFilter.base_filters):
+            rows = self.filter_queryset(rows)
+        page: list[dict[str, Any]] = self.paginate_queryset(rows) or []  # type: ignore[arg-type,assignment]  # rows are dicts (values())
         return self.get_paginated_response(selectors.incident_list_rows(page))
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        # Plain rows, as for the list (selectors.incident_detail_data): the same
+        # output as IncidentDetailSerializer, in two statements.
+        pk_int = Incident.id_from_reference(pk)
+        data = selectors.incident_detail_data(pk_int) if pk_int is not None else None
+        if data is None:
+            raise Http404
+        return Response(data)
 
     def get_object(self) -> Incident:
         pk = Incident.id_from_reference(str(self.kwargs["pk"]))
@@ -270,12 +280,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
             qs = incident.public_updates.select_related("author").prefetch_related("components__service")
             return Response(s.PublicUpdateSerializer(qs, many=True).data)
         data = self._input(s.PublicUpdateInput)
-        body, update_status = data.get("body"), data["status"]
         if data.get("template"):
             body, update_status = templating.incident_update_from_template(
-                incident=incident, template=_message_template(data["template"]), body=body, status=update_status,
-                values=data["values"], timezone_name=data["timezone"],
+                incident=incident, template=_message_template(data["template"]), body=data.get("body"),
+                status=data["status"], values=data["values"], timezone_name=data["timezone"],
             )  # fmt: skip
+        else:  # PublicUpdateInput asks for a body when there is no template
+            body, update_status = data["body"], data["status"]
         update = services.incident_post_update(
             incident=incident,
             body=body,
@@ -314,7 +325,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
 
 
 class MaintenanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = s.MaintenanceWindowSerializer
+    serializer_class = ms.MaintenanceWindowSerializer
     filterset_class = MaintenanceFilter
 
     def get_queryset(self) -> QuerySet[Any]:
@@ -325,26 +336,26 @@ class MaintenanceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, views
         serializer.is_valid(raise_exception=True)
         return serializer.validated_data
 
-    @extend_schema(summary="Schedule a maintenance window", request=s.MaintenanceInput, responses={201: s.MaintenanceWindowSerializer})
+    @extend_schema(summary="Schedule a maintenance window", request=ms.MaintenanceInput, responses={201: ms.MaintenanceWindowSerializer})
     def create(self, request: Request) -> Response:
-        window = services.maintenance_schedule(by=request.user, **self._input(s.MaintenanceInput))
-        return _reply(s.MaintenanceWindowSerializer, window, code=status.HTTP_201_CREATED)
+        window = services.maintenance_schedule(by=request.user, **self._input(ms.MaintenanceInput))
+        return _reply(ms.MaintenanceWindowSerializer, window, code=status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Edit a maintenance window", request=s.MaintenanceUpdateInput, responses=s.MaintenanceWindowSerializer)
+    @extend_schema(summary="Edit a maintenance window", request=ms.MaintenanceUpdateInput, responses=ms.MaintenanceWindowSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
         window = self.get_object()
-        window = services.maintenance_update(window=window, by=request.user, **self._input(s.MaintenanceUpdateInput))
-        return _reply(s.MaintenanceWindowSerializer, window)
+        window = services.maintenance_update(window=window, by=request.user, **self._input(ms.MaintenanceUpdateInput))
+        return _reply(ms.MaintenanceWindowSerializer, window)
 
-    @extend_schema(summary="Change a maintenance window's status", request=s.MaintenanceStatusInput, responses=s.MaintenanceWindowSerializer)
+    @extend_schema(summary="Change a maintenance window's status", request=ms.MaintenanceStatusInput, responses=ms.MaintenanceWindowSerializer)
     @action(detail=True, methods=["post"])
     def status(self, request: Request, pk: str) -> Response:
-        window = services.maintenance_change_status(window=self.get_object(), by=request.user, **self._input(s.MaintenanceStatusInput))
-        return _reply(s.MaintenanceWindowSerializer, window)
+        window = services.maintenance_change_status(window=self.get_object(), by=request.user, **self._input(ms.MaintenanceStatusInput))
+        return _reply(ms.MaintenanceWindowSerializer, window)
 
 
 class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = s.PostmortemSerializer
+    serializer_class = ps.PostmortemSerializer
     filterset_fields = ["status"]
 
     def get_queryset(self) -> QuerySet[Postmortem]:
@@ -356,11 +367,11 @@ class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         return serializer.validated_data
 
     def _detail(self, postmortem: Postmortem, code: int = status.HTTP_200_OK) -> Response:
-        return _reply(s.PostmortemSerializer, selectors.postmortem_qs().get(pk=postmortem.pk), code=code)
+        return _reply(ps.PostmortemSerializer, selectors.postmortem_qs().get(pk=postmortem.pk), code=code)
 
-    @extend_schema(summary="Start the postmortem of an incident", request=s.PostmortemStartInput, responses={201: s.PostmortemSerializer})
+    @extend_schema(summary="Start the postmortem of an incident", request=ps.PostmortemStartInput, responses={201: ps.PostmortemSerializer})
     def create(self, request: Request) -> Response:
-        data = self._input(s.PostmortemStartInput)
+        data = self._input(ps.PostmortemStartInput)
         pk = Incident.id_from_reference(data["incident"])
         incident = Incident.objects.filter(pk=pk).first() if pk is not None else None
         if incident is None:
@@ -369,57 +380,57 @@ class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         postmortem = services.postmortem_start(incident=incident, by=request.user)
         return self._detail(postmortem, status.HTTP_201_CREATED)
 
-    @extend_schema(summary="Edit sections and impact", request=s.PostmortemUpdateInput, responses=s.PostmortemSerializer)
+    @extend_schema(summary="Edit sections and impact", request=ps.PostmortemUpdateInput, responses=ps.PostmortemSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
-        postmortem = services.postmortem_update(postmortem=self.get_object(), by=request.user, **self._input(s.PostmortemUpdateInput))
+        postmortem = services.postmortem_update(postmortem=self.get_object(), by=request.user, **self._input(ps.PostmortemUpdateInput))
         return self._detail(postmortem)
 
-    @extend_schema(summary="Move to draft, in review or published", request=s.PostmortemStatusInput, responses=s.PostmortemSerializer)
+    @extend_schema(summary="Move to draft, in review or published", request=ps.PostmortemStatusInput, responses=ps.PostmortemSerializer)
     @action(detail=True, methods=["post"])
     def status(self, request: Request, pk: str) -> Response:
-        postmortem = services.postmortem_change_status(postmortem=self.get_object(), by=request.user, **self._input(s.PostmortemStatusInput))
+        postmortem = services.postmortem_change_status(postmortem=self.get_object(), by=request.user, **self._input(ps.PostmortemStatusInput))
         return self._detail(postmortem)
 
-    @extend_schema(summary="Add an action item", request=s.ActionItemInput, responses={201: s.ActionItemSerializer})
+    @extend_schema(summary="Add an action item", request=ps.ActionItemInput, responses={201: ps.ActionItemSerializer})
     @action(detail=True, methods=["post"], url_path="action-items")
     def action_items(self, request: Request, pk: str) -> Response:
-        item = services.action_item_create(postmortem=self.get_object(), by=request.user, **self._input(s.ActionItemInput))
-        return _reply(s.ActionItemSerializer, item, code=status.HTTP_201_CREATED)
+        item = services.action_item_create(postmortem=self.get_object(), by=request.user, **self._input(ps.ActionItemInput))
+        return _reply(ps.ActionItemSerializer, item, code=status.HTTP_201_CREATED)
 
 
 class ActionItemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet):
-    serializer_class = s.ActionItemSerializer
+    serializer_class = ps.ActionItemSerializer
     filterset_fields = ["status", "priority", "owner"]
 
     def get_queryset(self) -> QuerySet[ActionItem]:
         return ActionItem.objects.select_related("owner")
 
-    @extend_schema(summary="Edit an action item", request=s.ActionItemUpdateInput, responses=s.ActionItemSerializer)
+    @extend_schema(summary="Edit an action item", request=ps.ActionItemUpdateInput, responses=ps.ActionItemSerializer)
     def partial_update(self, request: Request, pk: str) -> Response:
-        serializer = s.ActionItemUpdateInput(data=request.data)
+        serializer = ps.ActionItemUpdateInput(data=request.data)
         serializer.is_valid(raise_exception=True)
         item = services.action_item_update(item=self.get_object(), by=request.user, **serializer.validated_data)
-        return _reply(s.ActionItemSerializer, item)
+        return _reply(ps.ActionItemSerializer, item)
 
 
 class MaintenanceRecurrenceViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
     """Recurring maintenance (responders write, as for windows); its next
     occurrences are listed as ordinary maintenance windows."""
 
-    serializer_class = s.MaintenanceRecurrenceSerializer
+    serializer_class = ms.MaintenanceRecurrenceSerializer
     pagination_class = None
 
     def get_queryset(self) -> QuerySet[Any]:
         return MaintenanceRecurrence.objects.prefetch_related("services")
 
-    @extend_schema(summary="Create a recurring maintenance", request=s.MaintenanceRecurrenceInput, responses={201: s.MaintenanceRecurrenceSerializer})
+    @extend_schema(summary="Create a recurring maintenance", request=ms.MaintenanceRecurrenceInput, responses={201: ms.MaintenanceRecurrenceSerializer})
     def create(self, request: Request) -> Response:
-        data = s.MaintenanceRecurrenceInput(data=request.data)
+        data = ms.MaintenanceRecurrenceInput(data=request.data)
         data.is_valid(raise_exception=True)
         given = dict(data.validated_data)
         given["timezone_name"] = given.pop("timezone")
         recurrence = recurrence_services.maintenance_recurrence_create(by=request.user, **given)
-        return _reply(s.MaintenanceRecurrenceSerializer, recurrence, code=status.HTTP_201_CREATED)
+        return _reply(ms.MaintenanceRecurrenceSerializer, recurrence, code=status.HTTP_201_CREATED)
 
     @extend_schema(summary="Delete a recurring maintenance", description="Windows already materialised stay.", responses={204: None})
     def destroy(self, request: Request, *args: Any, **kwargs: Any) -> Response:

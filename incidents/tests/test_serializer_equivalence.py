@@ -77,3 +77,16 @@ def test_timeline_events_are_the_generic_output(incidents: list[Any]) -> None:
     assert any(e.author is None for e in events) and any(e.author is not None for e in events)
     for event in events:
         assert as_bytes(s.TimelineEventSerializer(event).data) == as_bytes(generic(s.TimelineEventSerializer(), event))
+
+
+def test_the_detail_data_is_the_detail_serializers_output(incidents: list[Any], cast: Any) -> None:
+    # Two commanders' hand-over and a second role: roles come ordered and only current ones.
+    services.incident_assign_role(incident=incidents[0], role="scribe", user=cast.owner, by=cast.owner)
+    services.incident_assign_role(incident=incidents[0], role="commander", user=cast.owner, by=cast.owner)
+    for incident in incidents:
+        fresh = selectors.incident_detail_qs().get(pk=incident.pk)
+        data = selectors.incident_detail_data(incident.pk)
+        assert as_bytes(data) == as_bytes(s.IncidentDetailSerializer(fresh).data)
+        assert as_bytes(data) == as_bytes(generic(s.IncidentDetailSerializer(), fresh))
+    assert [r["role"] for r in selectors.incident_detail_data(incidents[0].pk)["roles"]] == ["commander", "scribe"]  # type: ignore[index]
+    assert selectors.incident_detail_data(10**9) is None
