@@ -23,10 +23,11 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.models.incident import IncidentQuerySet
 from portal.fields import format_datetime
 
 
-def incident_list_qs() -> QuerySet[Incident]:
+def incident_list_qs() -> IncidentQuerySet:
     return Incident.objects.select_related("severity").prefetch_related(
         Prefetch("impacts", queryset=IncidentService.objects.select_related("service").order_by("service__display_order", "service__name")),
         Prefetch(
@@ -180,7 +181,7 @@ def incident_list_values() -> QuerySet[Incident]:
     return Incident.objects.values(*INCIDENT_LIST_COLUMNS)
 
 
-def incident_list_rows(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+def incident_list_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     ids = [row["id"] for row in rows]
     impacts: dict[int, list[dict[str, str]]] = {pk: [] for pk in ids}
     for incident_id, slug, name, impact in (

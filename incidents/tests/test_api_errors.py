@@ -81,9 +81,9 @@ def test_a_severity_reference_with_nul_or_a_lone_surrogate_is_a_field_error(api,
 
 
 def test_service_user_group_team_and_dependency_lookups_refuse_nul(api, cast) -> None:
-    ServiceGroupFactory(slug="core")
-    TeamFactory(slug="payments")
-    ServiceFactory(slug="db")
+    ServiceGroupFactory.create(slug="core")
+    TeamFactory.create(slug="payments")
+    ServiceFactory.create(slug="db")
     incident = declare(by=cast.responder)
     responder = api.as_(cast.responder)
     error = _error(responder.post(f"/api/v1/incidents/{incident.reference}/impacts/",

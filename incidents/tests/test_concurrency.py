@@ -60,7 +60,7 @@ def test_a_severity_change_and_a_status_change_at_once_both_land(cast) -> None:
 
 def test_many_concurrent_impacts_and_notes_are_all_recorded(cast) -> None:
     incident = declare(by=cast.responder)
-    services = [ServiceFactory(slug=f"svc-{n}") for n in range(4)]
+    services = [ServiceFactory.create(slug=f"svc-{n}") for n in range(4)]
     jobs: list[Callable[[], Any]] = [
         (lambda s=s: incident_set_impact(incident=incident.pk, service=s, impact="partial_outage", by=cast.responder)) for s in services
     ] + [(lambda n=n: incident_add_note(incident=incident.pk, body=f"note {n}", by=cast.owner)) for n in range(4)]

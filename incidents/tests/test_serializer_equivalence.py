@@ -47,7 +47,7 @@ def as_bytes(value: Any) -> bytes:
 
 @pytest.fixture
 def incidents(cast: Any) -> list[Any]:
-    web = ServiceFactory(slug="web", name="Web")
+    web = ServiceFactory.create(slug="web", name="Web")
     full = declare(
         by=cast.owner, title="Checkout <errors> ünïcode", sev="SEV1", visibility="public", commander=cast.responder,
         impacts={cast.service: "major_outage", web: "degraded_performance"}, tags=["payments", "db"],

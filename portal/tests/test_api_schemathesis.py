@@ -49,14 +49,14 @@ EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
 def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
     """Rows for every collection; returns the manager's token and, per (collection,
     path parameter), the values that name an existing row."""
-    manager = UserFactory(username="fuzz-manager", role="manager")
-    responder = UserFactory(username="fuzz-responder", role="responder")
-    team = TeamFactory(slug="payments")
+    manager = UserFactory.create(username="fuzz-manager", role="manager")
+    responder = UserFactory.create(username="fuzz-responder", role="responder")
+    team = TeamFactory.create(slug="payments")
     team.members.add(manager, responder)
-    group = ServiceGroupFactory(slug="core", name="Core")
-    api = ServiceFactory(slug="api", name="Public API", group=group, team=team)
-    db = ServiceFactory(slug="database", name="Database", group=group, visibility=Visibility.INTERNAL)
-    ServiceFactory(slug="unused", name="Unused service")
+    group = ServiceGroupFactory.create(slug="core", name="Core")
+    api = ServiceFactory.create(slug="api", name="Public API", group=group, team=team)
+    db = ServiceFactory.create(slug="database", name="Database", group=group, visibility=Visibility.INTERNAL)
+    ServiceFactory.create(slug="unused", name="Unused service")
     api.depends_on.set([db])
     sev1, sev2 = Severity.objects.get(name="SEV1"), Severity.objects.get(name="SEV2")
     first = services.incident_declare(

@@ -21,7 +21,7 @@ def test_a_manager_creates_and_invites_a_person_who_then_signs_in(api, cast, cli
 
     app.conf.task_always_eager = True
     try:
-        TeamFactory(slug="payments")
+        TeamFactory.create(slug="payments")
         with django_capture_on_commit_callbacks(execute=True):
             response = api.as_(cast.owner).post("/api/v1/users/", {"username": "ada", "email": "ada@example.com", "first_name": "Ada",
                                                                    "role": "responder", "teams": ["payments"], "invite": True}, format="json")  # fmt: skip
@@ -46,7 +46,7 @@ def test_a_manager_creates_and_invites_a_person_who_then_signs_in(api, cast, cli
 
 
 def test_role_teams_and_deactivation(api, cast) -> None:
-    TeamFactory(slug="sre")
+    TeamFactory.create(slug="sre")
     manager = api.as_(cast.owner)
     response = manager.patch(f"/api/v1/users/{cast.viewer.pk}/", {"role": "manager", "teams": ["sre"]}, format="json")
     assert response.status_code == 200 and response.json()["role"] == "manager" and response.json()["teams"] == ["sre"]

@@ -44,8 +44,8 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: None)
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    api = ServiceFactory(slug="api", name="Public API")
-    ServiceFactory(slug="web", name="Website")
+    api = ServiceFactory.create(slug="api", name="Public API")
+    ServiceFactory.create(slug="web", name="Website")
     with smtp_server() as (port, box), override_settings(
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port,
         EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, PUBLIC_URL=live_asgi.url,

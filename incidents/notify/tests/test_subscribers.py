@@ -40,10 +40,10 @@ def test_email_double_opt_in_per_component_updates_and_one_click_unsubscribe(db,
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    api = ServiceFactory(slug="api", name="Public API")
-    web = ServiceFactory(slug="web", name="Website")
-    secret = ServiceFactory(slug="ledger", name="Ledger", visibility=Visibility.INTERNAL)
-    boss = UserFactory(username="boss")
+    api = ServiceFactory.create(slug="api", name="Public API")
+    web = ServiceFactory.create(slug="web", name="Website")
+    secret = ServiceFactory.create(slug="ledger", name="Ledger", visibility=Visibility.INTERNAL)
+    boss = UserFactory.create(username="boss")
     browser = Client(enforce_csrf_checks=True)
     with smtp_server() as (port, box), override_settings(EMAIL_PORT=port, **SMTP):
         page = browser.get("/status/subscribe/")
@@ -96,7 +96,7 @@ def test_a_webhook_subscriber_gets_public_changes_in_our_signed_shape(db, django
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    boss = UserFactory(username="boss")
+    boss = UserFactory.create(username="boss")
     with http_receiver() as rx, override_settings(PUBLIC_URL="http://status.test"):
         sub = subscribers.subscriber_create(kind="webhook", address=rx.url + "/status")
         with django_capture_on_commit_callbacks(execute=True):
@@ -125,8 +125,8 @@ def test_public_maintenance_is_announced_when_scheduled_started_and_completed(db
 
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    api = ServiceFactory(slug="api", name="Public API")
-    boss = UserFactory(username="boss")
+    api = ServiceFactory.create(slug="api", name="Public API")
+    boss = UserFactory.create(username="boss")
     reader = subscribers.subscriber_create(kind="email", address="reader@example.com")
     subscribers.subscriber_confirm(token=reader.token)
     start = timezone.now() + timedelta(days=3)

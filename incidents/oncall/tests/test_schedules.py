@@ -30,7 +30,7 @@ def make_schedule(tz: str, rotation: str, start: datetime, people: list, *, hour
 
 @pytest.fixture
 def people(db: object) -> list:
-    return [UserFactory(username=name, first_name=name.title(), last_name="") for name in ("ada", "bob", "cy")]
+    return [UserFactory.create(username=name, first_name=name.title(), last_name="") for name in ("ada", "bob", "cy")]
 
 
 def test_a_daily_handoff_stays_at_nine_local_across_the_spring_change(people: list) -> None:
