@@ -177,7 +177,7 @@ INCIDENT_LIST_COLUMNS = (
 )  # fmt: skip
 
 
-def incident_list_values() -> QuerySet[Incident]:
+def incident_list_values() -> QuerySet[Incident, dict[str, Any]]:
     return Incident.objects.values(*INCIDENT_LIST_COLUMNS)
 
 

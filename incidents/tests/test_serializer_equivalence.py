@@ -19,13 +19,13 @@ from portal.tests.factories import ServiceFactory, declare
 pytestmark = pytest.mark.django_db
 
 
-def generic(serializer: serializers.BaseSerializer, instance: Any) -> Any:
+def generic(serializer: Any, instance: Any) -> Any:
     """DRF's Serializer.to_representation, applied all the way down, so that no
     hand-built `to_representation` (here or nested) takes part."""
     if isinstance(serializer, serializers.ListSerializer):
         items = instance.all() if hasattr(instance, "all") else instance
         return [generic(serializer.child, item) for item in items]
-    out = {}
+    out: dict[str | None, Any] = {}
     for field in serializer._readable_fields:
         try:
             attribute = field.get_attribute(instance)

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import factory
 from django.contrib.auth.models import User
@@ -25,10 +25,11 @@ class UserFactory(factory.django.DjangoModelFactory[User]):
 
     @factory.post_generation
     def role(self, create: bool, extracted: str | None, **kwargs: Any) -> None:
+        user = cast(User, self)  # factory_boy calls the hook with the object it made
         if create:
-            self.save()  # keeps the password set above
+            user.save()  # keeps the password set above
         if create and extracted:
-            Membership.objects.update_or_create(user=self, defaults={"role": extracted})
+            Membership.objects.update_or_create(user=user, defaults={"role": extracted})
 
 
 class TeamFactory(factory.django.DjangoModelFactory[Team]):

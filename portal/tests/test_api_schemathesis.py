@@ -29,6 +29,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup, ServerError
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -165,6 +166,7 @@ def test_the_api_honours_its_openapi_schema_under_generated_input() -> None:
             unsatisfiable.append(f"{operation.method.upper()} {operation.path}")
 
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             run_operation(operation, mode)

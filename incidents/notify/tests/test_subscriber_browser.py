@@ -15,6 +15,7 @@ from incidents.notify import services, subscribers
 from incidents.notify.tests.receivers import smtp_server
 from incidents.services import incident_post_update
 from portal.tests.factories import ServiceFactory, declare
+from portal.tests.support import present
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -60,7 +61,7 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
         page.get_by_text("Check your inbox").wait_for()
 
         deliver_everything()
-        confirm = re.search(r"Confirm: (\S+)", box.messages[0][2].get_content()).group(1)
+        confirm = present(re.search(r"Confirm: (\S+)", box.messages[0][2].get_content())).group(1)
         page.goto(confirm)
         page.click("button[type=submit]")
         page.get_by_text("Subscription confirmed").wait_for()
@@ -71,7 +72,7 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
         deliver_everything()
         update = box.messages[-1][2]
         assert update["Subject"] == "API errors: Investigating" and "a fix is rolling out" in update.get_content()
-        page.goto(re.search(r"Unsubscribe: (\S+)", update.get_content()).group(1))
+        page.goto(present(re.search(r"Unsubscribe: (\S+)", update.get_content())).group(1))
         page.click("button[type=submit]")
         page.get_by_text("Unsubscribed").wait_for()
         browser.close()

@@ -15,6 +15,7 @@ from incidents.services import (
     incident_post_update,
 )
 from portal.tests.factories import ServiceFactory, UserFactory, declare
+from portal.tests.support import present
 
 SMTP = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
         "EMAIL_USE_TLS": False, "EMAIL_USE_SSL": False, "PUBLIC_URL": "http://status.test"}
@@ -47,7 +48,7 @@ def test_email_double_opt_in_per_component_updates_and_one_click_unsubscribe(db,
     browser = Client(enforce_csrf_checks=True)
     with smtp_server() as (port, box), override_settings(EMAIL_PORT=port, **SMTP):
         page = browser.get("/status/subscribe/")
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+        token = present(re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())).group(1)
         with django_capture_on_commit_callbacks(execute=True):
             answer = browser.post("/status/subscribe/", {"csrfmiddlewaretoken": token, "kind": "email", "address": "Reader@Example.com",
                                                          "components": [api.pk]})
@@ -55,9 +56,9 @@ def test_email_double_opt_in_per_component_updates_and_one_click_unsubscribe(db,
         assert answer.status_code == 200 and b"Check your inbox" in answer.content
         send_pending()
         assert [m[1] for m in box.messages] == [["reader@example.com"], ["web-only@example.com"]]
-        confirm = re.search(r"Confirm: http://status.test(\S+)", box.messages[0][2].get_content()).group(1)
+        confirm = present(re.search(r"Confirm: http://status.test(\S+)", box.messages[0][2].get_content())).group(1)
         assert browser.get(confirm).status_code == 200 and not StatusSubscriber.objects.get(address="reader@example.com").is_active
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(confirm).content.decode()).group(1)
+        token = present(re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(confirm).content.decode())).group(1)
         assert browser.post(confirm, {"csrfmiddlewaretoken": token}).status_code == 200
         subscribers.subscriber_confirm(token=other.token)
 
@@ -72,7 +73,7 @@ def test_email_double_opt_in_per_component_updates_and_one_click_unsubscribe(db,
             (["reader@example.com"], "API errors: Investigating"), (["reader@example.com"], "API errors: Investigating"),
         ]
         update = box.messages[1][2]
-        unsubscribe = re.search(r"Unsubscribe: http://status.test(\S+)", update.get_content()).group(1)
+        unsubscribe = present(re.search(r"Unsubscribe: http://status.test(\S+)", update.get_content())).group(1)
         assert update["List-Unsubscribe"].strip() == f"<http://status.test{unsubscribe}>"  # folded: a long header
         assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         text = update.get_content()
