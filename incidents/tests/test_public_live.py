@@ -48,7 +48,9 @@ def test_a_burst_of_public_changes_enqueues_one_rebuild_and_internal_ones_none(
     with django_capture_on_commit_callbacks(execute=True):
         incident_post_update(incident=incident, body="Found it", by=cast.owner)
     assert broker.llen("snapshots") == 1
-    message = json.loads(cast(bytes, broker.lindex("snapshots", 0)))
+    queued = broker.lindex("snapshots", 0)
+    assert queued is not None
+    message = json.loads(queued)
     assert message["headers"]["task"] == "incidents.public.rebuild_snapshot"
     # The task clears the flag before reading: the next change queues a new rebuild.
     assert rebuild_public_snapshot.apply().get() is not None
