@@ -8,6 +8,7 @@ STAMP   = $(VENV)/.installed
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
 PYTEST_ARGS ?=
+TYPED   = portal incidents runbooks health bench conftest.py manage.py
 
 .PHONY: run test install lint bench bench-api clean
 
@@ -27,8 +28,10 @@ run: $(STAMP)
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# ruff, then mypy with the Django and DRF plugins (configuration in pyproject.toml).
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/mypy $(TYPED)
 
 # Every benchmark, one table (short sizes; BENCH_FULL=1 for the full ones).
 bench: $(STAMP)

@@ -126,7 +126,7 @@ def load(dsn: str) -> None:
     began = time.monotonic()
     now = datetime.now(UTC).replace(microsecond=0)
     with psycopg.connect(dsn) as conn:
-        severities = dict(conn.execute("SELECT name, id FROM incidents_severity").fetchall())
+        severities: dict[str, int] = dict(conn.execute("SELECT name, id FROM incidents_severity").fetchall())
         missing = set(SEVERITY_WEIGHTS) - set(severities)
         if missing:
             raise SystemExit(f"severities {sorted(missing)} are missing: did migration 0002 run?")
@@ -160,7 +160,7 @@ def load(dsn: str) -> None:
                         [slug, name, visibility, order * 10 + position, now, now, group_id],
                     ).fetchone()[0]  # type: ignore[index]
                 )
-        service_names = dict(conn.execute("SELECT id, name FROM incidents_service").fetchall())
+        service_names: dict[int, str] = dict(conn.execute("SELECT id, name FROM incidents_service").fetchall())
         tag_ids = [
             conn.execute("INSERT INTO incidents_tag (name) VALUES (%s) RETURNING id", [tag]).fetchone()[0]  # type: ignore[index]
             for tag in TAGS
@@ -313,7 +313,9 @@ def scenarios() -> list[tuple[str, list[str]]]:
         middle = TimelineEvent.objects.filter(incident_id=pk).order_by("-occurred_at", "-id")[10_000]
         pager = TimelineCursorPagination()
         pager.base_url = f"/api/v1/incidents/INC-{pk}/timeline/"
-        deep.append(pager.encode_cursor(Cursor(offset=0, reverse=False, position=str(middle.occurred_at))))
+        # The position is the ordering value as text; the stubs type it as an int.
+        position = str(middle.occurred_at)
+        deep.append(pager.encode_cursor(Cursor(offset=0, reverse=False, position=position)))  # type: ignore[arg-type]
     return [
         # Reference, not a target: Django's trivial liveness view in the same server and
         # run, so that figures from a busy shared machine can be compared as ratios.

@@ -180,7 +180,7 @@ def main() -> None:
     from portal.models import ApiToken
     from portal.tests.factories import UserFactory
 
-    viewer = UserFactory(username="bench-reader", role="viewer")
+    viewer = UserFactory.create(username="bench-reader", role="viewer")
     _, api_token = ApiToken.issue(user=viewer, name="bench", scope="read")
     _, token = services.integration_create(kind=IntegrationKind.ALERTMANAGER, name="bench", by=None, rate_limit_per_minute=1_000_000)
     start = datetime.now(UTC) - timedelta(minutes=5)

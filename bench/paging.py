@@ -31,7 +31,9 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -91,7 +93,7 @@ def start_receivers(smtp_port: int, mail: Clock, hooks: Clock) -> tuple[object, 
     from aiosmtpd.controller import Controller
 
     class Box:
-        async def handle_DATA(self, server, session, envelope):  # noqa: N802, ANN001, ANN201
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802
             msg = message_from_bytes(envelope.content, policy=policy.default)
             subject = str(msg["Subject"])
             for rcpt in envelope.rcpt_tos:
@@ -136,7 +138,7 @@ def start_workers(env: dict[str, str]) -> list[subprocess.Popen[bytes]]:
     return out
 
 
-def wait_for(check, timeout: float) -> bool:  # noqa: ANN001
+def wait_for(check: Callable[[], bool], timeout: float) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if check():
@@ -211,7 +213,10 @@ def main() -> int:
                 incident = incident_declare(title=f"Bench page {i}", severity=severity("SEV1"), by=None)
                 started = time.perf_counter()
                 subject = f"[SEV1] {incident.reference} Bench page {i}"
-                ok = wait_for(lambda s=subject: f"{s}|primary@bench.test" in mail.seen and s in hooks.seen, 30)
+                def arrived(s: str = subject) -> bool:
+                    return f"{s}|primary@bench.test" in mail.seen and s in hooks.seen
+
+                ok = wait_for(arrived, 30)
                 if not ok:
                     failures += 1
                     continue
@@ -253,7 +258,7 @@ def main() -> int:
         if "fanout" in skip:
             print("fan-out: skipped")
             return 0
-        api = ServiceFactory(slug="api", name="API")
+        api = ServiceFactory.create(slug="api", name="API")
         StatusSubscriber.objects.bulk_create(
             [StatusSubscriber(kind="email", address=f"reader{i}@bench.test", token=f"t{i:08d}", confirmed_at=timezone.now())
              for i in range(args.subscribers)], batch_size=2000)

@@ -178,7 +178,7 @@ def list_page(probes: int) -> None:
     from portal.models import Membership, OrgRole
     from portal.tests.factories import UserFactory
 
-    user = UserFactory(username="bench-viewer")
+    user = UserFactory.create(username="bench-viewer")
     Membership.objects.update_or_create(user=user, defaults={"role": OrgRole.VIEWER})
     client = Client()
     client.force_login(user)

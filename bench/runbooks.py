@@ -70,8 +70,8 @@ def main() -> int:
     from runbooks.tests.k8s_stub import running_stub, write_kubeconfig
     from runbooks.tests.processes import kill, purge_runbooks_queue, start_worker
 
-    starter = UserFactory(username="starter", role=OrgRole.RESPONDER)
-    approver = UserFactory(username="approver", role=OrgRole.RESPONDER)
+    starter = UserFactory.create(username="starter", role=OrgRole.RESPONDER)
+    approver = UserFactory.create(username="approver", role=OrgRole.RESPONDER)
     cluster = Cluster.objects.create(name="stub", context="stub", namespaces=["production"])
     tmp = Path(tempfile.mkdtemp(prefix="bench-runbooks-"))
     worker = None

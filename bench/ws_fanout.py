@@ -39,6 +39,7 @@ VERSION = re.compile(rb'"version":(\d+)')
 
 async def _client_process(port: int) -> None:
     from websockets.asyncio.client import connect
+    from websockets.typing import Origin
 
     received: dict[int, list[float]] = defaultdict(list)
     sockets: list[Any] = []
@@ -58,7 +59,7 @@ async def _client_process(port: int) -> None:
     async def open_one(version: int) -> None:
         for attempt in range(5):
             try:
-                ws = await connect(uri, origin=f"http://127.0.0.1:{port}", compression=None, ping_interval=None,
+                ws = await connect(uri, origin=Origin(f"http://127.0.0.1:{port}"), compression=None, ping_interval=None,
                                    open_timeout=60, max_size=2**22)  # fmt: skip
                 break
             except Exception:  # noqa: BLE001 - retry a refused handshake under load

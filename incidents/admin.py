@@ -11,9 +11,11 @@ an integration's routing (its validation, on the integrations page).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
 from django.http import HttpRequest
 
@@ -135,7 +137,9 @@ class SeverityAdmin(ThroughServiceAdmin):
     list_editable = ["colour", "response_target", "pages"]
     search_fields = ["name"]
 
-    def get_deleted_objects(self, objs, request):  # type: ignore[no-untyped-def]
+    def get_deleted_objects(
+        self, objs: Sequence[Severity] | QuerySet[Severity], request: HttpRequest
+    ) -> tuple[list[str], dict[str, int], set[str], list[str]]:
         # A severity named by an integration's severity mapping is protected like a
         # foreign key: the admin lists what uses it and refuses the deletion.
         from incidents.integrations.severities import integrations_using
@@ -164,14 +168,12 @@ class ReadOnlyInline(admin.TabularInline):
 
 class ImpactInline(ReadOnlyInline):
     model = IncidentService
-    fields = ["service", "impact", "updated_at"]
-    readonly_fields = fields
+    fields = readonly_fields = ("service", "impact", "updated_at")
 
 
 class RoleInline(ReadOnlyInline):
     model = RoleAssignment
-    fields = ["role", "user", "started_at", "ended_at", "assigned_by"]
-    readonly_fields = fields
+    fields = readonly_fields = ("role", "user", "started_at", "ended_at", "assigned_by")
 
 
 @admin.register(Incident)
@@ -235,8 +237,7 @@ class TimelineEventAdmin(admin.ModelAdmin):
 
 class PublicUpdateComponentInline(ReadOnlyInline):
     model = PublicUpdateComponent
-    fields = ["service", "old_status", "new_status"]
-    readonly_fields = fields
+    fields = readonly_fields = ("service", "old_status", "new_status")
 
 
 @admin.register(PublicUpdate)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 from django.contrib.auth import get_user_model
@@ -95,7 +95,7 @@ class StatusForm(forms.Form):
         if current is None:
             return
         allowed = ALLOWED_TRANSITIONS[current]
-        self.fields["status"].choices = [(v, label) for v, label in IncidentStatus.choices if v in allowed]
+        cast(forms.ChoiceField, self.fields["status"]).choices = [(v, label) for v, label in IncidentStatus.choices if v in allowed]
         later = [v for v in LIFECYCLE[LIFECYCLE.index(current) + 1 :] if v in allowed]
         self.fields["status"].initial = (later or list(allowed))[0]
 

@@ -24,10 +24,11 @@ from incidents.models import (
     Severity,
     TimelineEvent,
 )
+from incidents.models.incident import IncidentQuerySet
 from portal.fields import format_datetime
 
 
-def incident_list_qs() -> QuerySet[Incident]:
+def incident_list_qs() -> IncidentQuerySet:
     return Incident.objects.select_related("severity").prefetch_related(
         Prefetch("impacts", queryset=IncidentService.objects.select_related("service").order_by("service__display_order", "service__name")),
         Prefetch(
@@ -179,7 +180,7 @@ INCIDENT_LIST_COLUMNS = (
 )  # fmt: skip
 
 
-def incident_list_values() -> QuerySet[Incident]:
+def incident_list_values() -> QuerySet[Incident, dict[str, Any]]:
     return Incident.objects.values(*INCIDENT_LIST_COLUMNS)
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db.models import QuerySet
@@ -17,13 +17,17 @@ from rest_framework.routers import SimpleRouter
 from portal import people
 from portal.errors import NotAllowed
 from portal.fields import CleanCharField, CleanTextModelSerializer
+from portal.http import api_user
 from portal.models import ApiToken, OrgRole, Team, TokenScope, display_name, has_role, role_of
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User as AuthUser
 
 User = get_user_model()
 
 
 class TeamSerializer(CleanTextModelSerializer):
-    members = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
+    members: serializers.SlugRelatedField[AuthUser] = serializers.SlugRelatedField(slug_field="username", many=True, read_only=True)
 
     class Meta:
         model = Team
@@ -33,7 +37,7 @@ class TeamSerializer(CleanTextModelSerializer):
 class UserSerializer(serializers.ModelSerializer):
     name = serializers.SerializerMethodField()
     role = serializers.SerializerMethodField()
-    teams = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    teams: serializers.SlugRelatedField[Team] = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
 
     class Meta:
         model = User
@@ -147,7 +151,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Gen
     def get_queryset(self) -> QuerySet[ApiToken]:
         if getattr(self, "swagger_fake_view", False):
             return ApiToken.objects.none()
-        return ApiToken.objects.filter(user=self.request.user)
+        return ApiToken.objects.filter(user=api_user(self.request))
 
     @extend_schema(request=TokenInput, responses={201: TokenCreatedSerializer})
     def create(self, request: Request) -> Response:
@@ -158,7 +162,7 @@ class TokenViewSet(mixins.ListModelMixin, mixins.DestroyModelMixin, viewsets.Gen
         scope = data.validated_data["scope"]
         if scope == TokenScope.WRITE and role_of(request.user) == OrgRole.VIEWER:
             raise NotAllowed("A viewer can only create read-only tokens.")
-        token, raw = ApiToken.issue(user=request.user, name=data.validated_data["name"], scope=scope)
+        token, raw = ApiToken.issue(user=api_user(request), name=data.validated_data["name"], scope=scope)
         token.token = raw  # type: ignore[attr-defined]
         return Response(TokenCreatedSerializer(token).data, status=status.HTTP_201_CREATED)
 

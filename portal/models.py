@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
 
 
 class OrgRole(models.TextChoices):
@@ -117,7 +120,7 @@ class ApiToken(models.Model):
         return self.revoked_at is None
 
     @classmethod
-    def issue(cls, *, user: object, name: str, scope: str = TokenScope.READ) -> tuple[ApiToken, str]:
+    def issue(cls, *, user: User, name: str, scope: str = TokenScope.READ) -> tuple[ApiToken, str]:
         key_id = secrets.token_hex(6)
         secret = secrets.token_urlsafe(32)
         token = cls.objects.create(user=user, name=name, scope=scope, key_id=key_id, secret_hash=_hash(secret))

@@ -14,6 +14,7 @@ import codecs
 import json
 import re
 from array import array
+from collections.abc import Mapping
 from itertools import accumulate
 from typing import Any
 
@@ -73,8 +74,8 @@ def load_json(data: bytes | str, *, max_depth: int = MAX_DEPTH, strict: bool = F
 class JSONParser(parsers.JSONParser):
     """DRF's JSON parser with the nesting bound; errors are 400 parse errors."""
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: dict[str, Any] | None = None) -> Any:
-        encoding = parsers.get_encoding(parser_context or {})
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Mapping[str, Any] | None = None) -> Any:
+        encoding = parsers.get_encoding(parser_context or {})  # type: ignore[attr-defined]  # not in the stubs yet
         raw = stream.read() if stream is not None else b""
         try:
             text = codecs.decode(raw, encoding)

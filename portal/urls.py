@@ -1,7 +1,11 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.contrib import admin
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.urls import include, path
 from django.views.decorators.cache import cache_control
 from django.views.decorators.http import require_GET
@@ -15,9 +19,9 @@ from portal.api_docs import api_docs
 
 @require_GET
 @cache_control(public=True, max_age=86400)
-def favicon(request, *args, **kwargs):  # type: ignore[no-untyped-def]
+def favicon(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
     """`/favicon.ico`, which browsers ask for whatever the page links: the SVG icon."""
-    return serve(request, "favicon.svg", document_root=settings.BASE_DIR / "static")
+    return serve(request, "favicon.svg", document_root=str(settings.BASE_DIR / "static"))
 
 
 urlpatterns = [

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django import forms
 
@@ -16,7 +16,8 @@ class ImportForm(forms.Form):
     upload = forms.FileField(required=False, label="…or upload a .md file")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        super().clean()
+        data = self.cleaned_data
         upload = data.get("upload")
         if upload:
             if upload.size > MAX_UPLOAD:
@@ -38,8 +39,9 @@ class RunStartForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["incident"].queryset = Incident.objects.open().order_by("-id") if not args else Incident.objects.all()
-        self.fields["incident"].label_from_instance = lambda i: f"INC-{i.pk} {i.title}"
+        incident = cast("forms.ModelChoiceField[Incident]", self.fields["incident"])
+        incident.queryset = Incident.objects.open().order_by("-id") if not args else Incident.objects.all()
+        incident.label_from_instance = lambda obj: f"INC-{obj.pk} {obj.title}"  # type: ignore[method-assign]
 
 
 class StepCompleteForm(forms.Form):

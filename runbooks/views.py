@@ -8,12 +8,13 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from incidents.models import Incident, Service
 from portal.errors import DomainError
+from portal.http import HtmxHttpRequest
 from portal.models import OrgRole, has_role
 from runbooks import selectors, services
 from runbooks.forms import ImportForm, RunStartForm, StepCompleteForm
@@ -21,7 +22,7 @@ from runbooks.models import Cluster, Run, StepKind, StepState
 from runbooks.services.library import import_preview
 
 
-def _require(request: HttpRequest, role: str) -> None:
+def _require(request: HtmxHttpRequest, role: str) -> None:
     if not has_role(request.user, role):
         raise PermissionDenied(f"This needs the {role} role.")
 
@@ -35,7 +36,7 @@ def _message(exc: DomainError) -> str:
 
 @login_required
 @require_GET
-def library(request: HttpRequest) -> HttpResponse:
+def library(request: HtmxHttpRequest) -> HttpResponse:
     q, service = request.GET.get("q", "").strip(), request.GET.get("service", "").strip()
     runbooks = list(selectors.runbook_list_qs(q=q, service=service).prefetch_related("steps")[:500])
     rows = [(rb, sum(1 for s in rb.steps.all() if s.kind == StepKind.AUTOMATED), len(rb.steps.all())) for rb in runbooks]
@@ -47,7 +48,7 @@ def library(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def runbook_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def runbook_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     runbook = get_object_or_404(selectors.runbook_detail_qs(), pk=pk)
     initial: dict[str, Any] = {}
     if request.GET.get("incident"):
@@ -65,12 +66,12 @@ def runbook_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_start(request: HttpRequest, pk: int) -> HttpResponse:
+def run_start(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require(request, OrgRole.RESPONDER)
     runbook = get_object_or_404(selectors.runbook_detail_qs(), pk=pk)
     form = RunStartForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Please correct the form: " + " ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "Please correct the form: " + " ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("runbooks:detail", pk=pk)
     try:
         run = services.run_start(runbook=runbook, by=request.user, incident=form.cleaned_data["incident"],
@@ -84,7 +85,7 @@ def run_start(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def import_page(request: HttpRequest) -> HttpResponse:
+def import_page(request: HtmxHttpRequest) -> HttpResponse:
     _require(request, OrgRole.MANAGER)
     form = ImportForm(request.POST or None, request.FILES or None)
     preview = None
@@ -107,7 +108,7 @@ def _run_or_404(pk: int) -> Run:
     return get_object_or_404(selectors.run_detail_qs(), pk=pk)
 
 
-def _run_context(request: HttpRequest, run: Run) -> dict[str, Any]:
+def _run_context(request: HtmxHttpRequest, run: Run) -> dict[str, Any]:
     steps = list(run.step_runs.all())
     current = next((s for s in steps if not s.is_settled), None)
     return {"run": run, "steps": steps, "current": current, "can_act": has_role(request.user, OrgRole.RESPONDER),
@@ -117,7 +118,7 @@ def _run_context(request: HttpRequest, run: Run) -> dict[str, Any]:
 
 @login_required
 @require_GET
-def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def run_detail(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     run = _run_or_404(pk)
     template = "runbooks/partials/run_steps.html" if request.htmx else "runbooks/run.html"
     return render(request, template, _run_context(request, run))
@@ -125,7 +126,7 @@ def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_POST
-def step_act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
+def step_act(request: HtmxHttpRequest, pk: int, verb: str) -> HttpResponse:
     _require(request, OrgRole.RESPONDER)
     step_run = get_object_or_404(selectors.step_run_qs(), pk=pk)
     try:
@@ -148,7 +149,7 @@ def step_act(request: HttpRequest, pk: int, verb: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
+def run_cancel(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     _require(request, OrgRole.RESPONDER)
     run = _run_or_404(pk)
     try:
@@ -158,7 +159,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
     return _after(request, run.pk)
 
 
-def _after(request: HttpRequest, run_id: int) -> HttpResponse:
+def _after(request: HtmxHttpRequest, run_id: int) -> HttpResponse:
     if request.htmx:
         return render(request, "runbooks/partials/run_steps.html", _run_context(request, _run_or_404(run_id)))
     return redirect("runbooks:run", pk=run_id)
@@ -166,7 +167,7 @@ def _after(request: HttpRequest, run_id: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def incident_panel(request: HttpRequest, incident_id: int) -> HttpResponse:
+def incident_panel(request: HtmxHttpRequest, incident_id: int) -> HttpResponse:
     """The war room's runbook card, fetched by the page (the incident core does not
     import runbooks): suggested runbooks and this incident's runs."""
     incident = get_object_or_404(Incident, pk=incident_id)

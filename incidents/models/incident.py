@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
@@ -93,11 +94,11 @@ class Incident(models.Model):
         return bool(reached > self.response_due_at)
 
     @property
-    def time_to_acknowledge(self) -> Any:
+    def time_to_acknowledge(self) -> timedelta | None:
         return self.acknowledged_at - self.started_at if self.acknowledged_at else None
 
     @property
-    def time_to_resolve(self) -> Any:
+    def time_to_resolve(self) -> timedelta | None:
         return self.resolved_at - self.started_at if self.resolved_at else None
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 from django.conf import settings
 from django.db import models
 
@@ -47,7 +49,7 @@ class Postmortem(models.Model):
         return f"Postmortem {self.incident.reference}"
 
     @property
-    def duration(self):  # type: ignore[no-untyped-def]
+    def duration(self) -> timedelta | None:
         return self.incident.time_to_resolve
 
 

@@ -84,14 +84,14 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.
         target += "?" + parts.query
     host_header = parts.netloc.rsplit("@", 1)[-1]
     pool: urllib3.HTTPConnectionPool
-    common = {"timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout), "retries": False, "maxsize": 1}
+    limit = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)
     if parts.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
             str(ip), port, server_hostname=parts.hostname, assert_hostname=parts.hostname,
-            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), **common,
+            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), timeout=limit, retries=False, maxsize=1,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(str(ip), port, **common)
+        pool = urllib3.HTTPConnectionPool(str(ip), port, timeout=limit, retries=False, maxsize=1)
     try:
         response = pool.urlopen("POST", target, body=body, headers={**headers, "Host": host_header}, redirect=False)
         return HttpAnswer(response.status, response.data[:2000].decode("utf-8", "replace"))

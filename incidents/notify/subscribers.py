@@ -112,12 +112,14 @@ def subscriber_unsubscribe(*, token: str) -> StatusSubscriber | None:
 
 
 def _incident_message(event: events.DomainEvent) -> tuple[str, str, str] | None:
+    if event.incident_id is None:
+        return None
     incident = Incident.objects.filter(pk=event.incident_id, visibility=Visibility.PUBLIC).first()
     if incident is None:
         return None
     status = incident.get_status_display()
     if event.kind == "incident.public_update_posted":
-        update = PublicUpdate.objects.filter(pk=event.data.get("public_update_id"), incident=incident).first()
+        update = PublicUpdate.objects.filter(pk=event.data.get("public_update_id") or 0, incident=incident).first()
         if update is None:
             return None
         return "update", f"{incident.title}: {update.get_status_display()}", update.body
@@ -129,7 +131,7 @@ def _incident_message(event: events.DomainEvent) -> tuple[str, str, str] | None:
 
 
 def _maintenance_message(event: events.DomainEvent) -> tuple[str, str, str, MaintenanceWindow] | None:
-    window = MaintenanceWindow.objects.filter(pk=event.data.get("maintenance_id"), visibility=Visibility.PUBLIC).first()
+    window = MaintenanceWindow.objects.filter(pk=event.data.get("maintenance_id") or 0, visibility=Visibility.PUBLIC).first()
     if window is None:
         return None
     when = f"{window.scheduled_start:%Y-%m-%d %H:%M} – {window.scheduled_end:%Y-%m-%d %H:%M} UTC"

@@ -32,6 +32,7 @@ from incidents.oncall.acklink import read_ack_token
 from incidents.oncall.schedules import final_shifts, on_call_at
 from incidents.services import incident_acknowledge
 from portal.errors import ValidationFailed
+from portal.http import api_user
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination
 
@@ -125,7 +126,6 @@ class _Mine:
     """Everyone manages their own contact methods and rules, viewers included."""
 
     write_role = OrgRole.VIEWER
-    request: Request
 
 
 class ContactMethodViewSet(_Mine, viewsets.ModelViewSet):
@@ -135,10 +135,10 @@ class ContactMethodViewSet(_Mine, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[ContactMethod]:
         if getattr(self, "swagger_fake_view", False):
             return ContactMethod.objects.none()
-        return ContactMethod.objects.filter(user=self.request.user)
+        return ContactMethod.objects.filter(user=api_user(self.request))
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = services.contact_method_create(user=self.request.user, **serializer.validated_data)
+        serializer.instance = services.contact_method_create(user=api_user(self.request), **serializer.validated_data)
 
     def perform_update(self, serializer: Any) -> None:
         data = {**s.ContactMethodSerializer(serializer.instance).data, **serializer.validated_data}
@@ -153,10 +153,10 @@ class NotificationRuleViewSet(_Mine, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[NotificationRule]:
         if getattr(self, "swagger_fake_view", False):
             return NotificationRule.objects.none()
-        return NotificationRule.objects.filter(user=self.request.user)
+        return NotificationRule.objects.filter(user=api_user(self.request))
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = services.notification_rule_create(user=self.request.user, **serializer.validated_data)
+        serializer.instance = services.notification_rule_create(user=api_user(self.request), **serializer.validated_data)
 
     def perform_update(self, serializer: Any) -> None:
         method = serializer.validated_data.get("contact_method", serializer.instance.contact_method)

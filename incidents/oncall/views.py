@@ -23,6 +23,7 @@ from incidents.oncall import forms, ical, selectors, services
 from incidents.oncall.acklink import read_ack_token
 from incidents.services import incident_acknowledge
 from portal.errors import DomainError
+from portal.http import AuthenticatedHttpRequest
 from portal.models import OrgRole, display_name, has_role
 
 User = get_user_model()
@@ -83,7 +84,7 @@ def schedule_ical(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def my_ical(request: HttpRequest) -> HttpResponse:
+def my_ical(request: AuthenticatedHttpRequest) -> HttpResponse:
     shifts = selectors.user_shifts(request.user.pk, days=60)
     names = dict(Schedule.objects.values_list("pk", "name"))
     return _ics(ical.calendar(name=f"On call: {display_name(request.user)}", shifts=shifts, people={request.user.pk: display_name(request.user)},
@@ -98,7 +99,7 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def my_notifications(request: HttpRequest) -> HttpResponse:
+def my_notifications(request: AuthenticatedHttpRequest) -> HttpResponse:
     method_form = forms.ContactMethodForm(request.POST if request.POST.get("form") == "method" else None)
     rule_form = forms.RuleForm(request.POST if request.POST.get("form") == "rule" else None, user=request.user)
     if request.method == "POST":

@@ -157,7 +157,7 @@ def _tags(names: Iterable[str]) -> list[Tag]:
 # What the public reads when a public incident is resolved or reopened without a
 # public update: the status page shows the status of the latest update (as
 # Statuspage does), so these two changes always come with one.
-AUTOMATIC_UPDATES = {
+AUTOMATIC_UPDATES: dict[str, str] = {
     S.RESOLVED: "This incident has been resolved.",
     S.INVESTIGATING: "We are investigating this issue again.",
 }

@@ -38,7 +38,7 @@ def _rule(rule: str, first_start: datetime, tz_name: str) -> Any:
         parsed = rrulestr(text, dtstart=first_start.astimezone(tz).replace(tzinfo=None))
     except (ValueError, TypeError, KeyError) as exc:
         raise ValidationFailed("Not a recurrence rule.", fields={"rule": [f"Not an RFC 5545 rule: {exc}"]}) from None
-    if parsed._freq > DAILY:  # HOURLY, MINUTELY, SECONDLY: a flood, not a maintenance calendar
+    if parsed._freq > DAILY:  # type: ignore[union-attr]  # one RRULE parses to an rrule; its frequency has no public name  # HOURLY, MINUTELY, SECONDLY: a flood, not a maintenance calendar
         raise ValidationFailed("Too frequent.", fields={"rule": ["At most one maintenance a day (FREQ=DAILY or less often)."]})
     return parsed, tz
 

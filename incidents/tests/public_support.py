@@ -47,10 +47,10 @@ def world(cast: Any, snapshot_dir: Any) -> dict[str, Any]:
     # Transactional tests flush the rows migration 0002 created.
     for rank in range(1, 5):
         Severity.objects.get_or_create(name=f"SEV{rank}", defaults={"rank": rank})
-    group = ServiceGroupFactory(slug="platform", name="Platform")
+    group = ServiceGroupFactory.create(slug="platform", name="Platform")
     cast.service.group = group
     cast.service.save()
-    web = ServiceFactory(slug="website", name="Website")
+    web = ServiceFactory.create(slug="website", name="Website")
     public = declare(
         by=cast.owner,
         title="Checkout errors",

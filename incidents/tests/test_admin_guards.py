@@ -21,6 +21,7 @@ from incidents.models import (
     TimelineEvent,
 )
 from portal.tests.factories import declare
+from portal.tests.support import present
 
 pytestmark = pytest.mark.django_db
 
@@ -74,7 +75,7 @@ def test_renaming_an_incident_in_the_admin_writes_its_timeline_entry(boss: Clien
     assert Incident.objects.get(pk=incident.pk).title == "Checkout is slow"
     edited = TimelineEvent.objects.filter(incident=incident, body="Details edited").get()
     assert edited.details["changes"]["title"] == {"from": "Checkout is failing", "to": "Checkout is slow"}
-    assert edited.author.username == "boss"
+    assert present(edited.author).username == "boss"
 
 
 def test_a_postmortem_cannot_be_published_from_the_admin(boss: Client, cast: Any) -> None:

@@ -7,6 +7,7 @@ import pytest
 from incidents.models import Impact, Incident, IncidentStatus, TimelineEvent, TimelineKind
 from incidents.services import incident_change_status
 from portal.tests.factories import declare
+from portal.tests.support import present
 
 pytestmark = pytest.mark.django_db
 
@@ -122,7 +123,7 @@ def test_public_updates_are_refused_on_internal_incidents_and_for_internal_servi
         format="json",
     )
     assert response.status_code == 400
-    assert not Incident.objects.get(pk=Incident.id_from_reference(public)).public_updates.exists()
+    assert not Incident.objects.get(pk=present(Incident.id_from_reference(public))).public_updates.exists()
 
 
 def test_edit_title_summary_and_tags(api, cast) -> None:
@@ -218,7 +219,7 @@ def test_incident_list_and_timeline_are_cursor_paginated(api, cast) -> None:
         url = page["next"]
     assert seen == sorted(seen, reverse=True) and len(seen) == 7
 
-    incident = Incident.objects.first()
+    incident = present(Incident.objects.first())
     for n in range(5):
         client_r = api.as_(cast.responder)
         client_r.post(f"/api/v1/incidents/{incident.reference}/notes/", {"body": f"note {n}"}, format="json")

@@ -79,7 +79,7 @@ def test_no_page_breaks_the_content_security_policy(live_asgi: AsgiServer, cast:
                        impacts={cast.service: "major_outage"}, commander=cast.responder)  # fmt: skip
     integration, _ = integration_create(kind="alertmanager", name="Prometheus", by=cast.owner)
     rebuild.rebuild()
-    UserFactory(username="root", is_staff=True, is_superuser=True)
+    UserFactory.create(username="root", is_staff=True, is_superuser=True)
     base = live_asgi.url
     responder_cookie = _session_cookie(cast.responder, live_asgi)
     manager_cookie = _session_cookie(cast.owner, live_asgi)

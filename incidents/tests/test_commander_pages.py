@@ -15,10 +15,11 @@ from incidents import services
 from incidents.models import Incident, MessageTemplate, Postmortem, PostmortemStatus, TimelineEvent
 from incidents.views import war_room
 from portal.tests.factories import declare
+from portal.tests.support import present
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def client_for(user: Any) -> Client:
@@ -60,11 +61,11 @@ def test_the_status_selector_offers_the_allowed_statuses_with_the_next_step_sele
 
 def test_the_live_refresh_brings_the_status_choices_of_the_new_status(cast: Any, incident: Incident) -> None:
     services.incident_change_status(incident=incident, status="identified", by=cast.responder)
-    live = client_for(cast.responder).get(room(incident) + "?part=live", **HTMX, HTTP_HX_TARGET="incident-header").content.decode()
+    live = client_for(cast.responder).get(room(incident) + "?part=live", headers={**HTMX, "HX-Target": "incident-header"}).content.decode()
     assert 'hx-swap-oob="outerHTML"' in live
     assert status_options(live) == (["investigating", "monitoring", "resolved"], ["monitoring"])
     assert 'id="timeline" hx-swap-oob="innerHTML"' in live and "Declared SEV2" in live
-    viewer = client_for(cast.viewer).get(room(incident) + "?part=live", **HTMX).content.decode()
+    viewer = client_for(cast.viewer).get(room(incident) + "?part=live", headers=HTMX).content.decode()
     assert "status-choices" not in viewer and "Declared SEV2" in viewer
 
 
@@ -74,13 +75,13 @@ def test_the_live_refresh_brings_the_status_choices_of_the_new_status(cast: Any,
 def test_viewers_are_not_offered_as_commanders_and_cannot_be_given_a_role(cast: Any, incident: Incident) -> None:
     client = client_for(cast.responder)
     page = client.get(room(incident)).content.decode()
-    role_select = re.search(r'<select name="user".*?</select>', page, re.S).group(0)
+    role_select = present(re.search(r'<select name="user".*?</select>', page, re.S)).group(0)
     assert f'value="{cast.responder.pk}"' in role_select and f'value="{cast.owner.pk}"' in role_select
     assert f'value="{cast.viewer.pk}"' not in role_select
     declare_page = client.get(reverse("incident-declare")).content.decode()
-    commander = re.search(r'<select name="commander".*?</select>', declare_page, re.S).group(0)
+    commander = present(re.search(r'<select name="commander".*?</select>', declare_page, re.S)).group(0)
     assert f'value="{cast.viewer.pk}"' not in commander and f'value="{cast.responder.pk}"' in commander
-    refused = client.post(reverse("incident-role", args=[incident.reference]), {"role": "commander", "user": cast.viewer.pk}, **HTMX)
+    refused = client.post(reverse("incident-role", args=[incident.reference]), {"role": "commander", "user": cast.viewer.pk}, headers=HTMX)
     assert refused.status_code == 400
     assert not incident.role_assignments.filter(user=cast.viewer).exists()
 
@@ -91,11 +92,11 @@ def test_viewers_are_not_offered_as_commanders_and_cannot_be_given_a_role(cast: 
 def test_a_resolved_incident_says_how_long_it_lasted_to_the_second(cast: Any, incident: Incident) -> None:
     services.incident_change_status(incident=incident, status="resolved", by=cast.responder)
     Incident.objects.filter(pk=incident.pk).update(resolved_at=incident.started_at + timedelta(seconds=42))
-    header = client_for(cast.viewer).get(room(incident), **HTMX, HTTP_HX_TARGET="incident-header").content.decode()
+    header = client_for(cast.viewer).get(room(incident), headers={**HTMX, "HX-Target": "incident-header"}).content.decode()
     assert "Open for" not in header and "resolved after" not in header
     assert re.search(r'<dt>Lasted</dt><dd data-field="lasted">42s</dd>', header)
     Incident.objects.filter(pk=incident.pk).update(resolved_at=incident.started_at + timedelta(hours=1, minutes=5, seconds=3))
-    header = client_for(cast.viewer).get(room(incident), **HTMX, HTTP_HX_TARGET="incident-header").content.decode()
+    header = client_for(cast.viewer).get(room(incident), headers={**HTMX, "HX-Target": "incident-header"}).content.decode()
     assert '<dd data-field="lasted">1h 5m</dd>' in header
 
 
@@ -109,16 +110,21 @@ def test_the_header_fragment_builds_no_timeline_and_the_timeline_no_forms(
         services.incident_add_note(incident=incident, body=f"note **{n}**", by=cast.responder)
     rendered: list[str] = []
     real = war_room.render_markdown
-    monkeypatch.setattr(war_room, "render_markdown", lambda body: rendered.append(body) or real(body))
+
+    def counted(body: str) -> str:
+        rendered.append(body)
+        return real(body)
+
+    monkeypatch.setattr(war_room, "render_markdown", counted)
     client = client_for(cast.responder)
     client.get(room(incident))  # sessions, the user: warm
     rendered.clear()
     with django_assert_max_num_queries(8):
-        header = client.get(room(incident), **HTMX, HTTP_HX_TARGET="incident-header")
+        header = client.get(room(incident), headers={**HTMX, "HX-Target": "incident-header"})
     assert header.status_code == 200 and 'data-field="status"' in header.content.decode()
     assert rendered == [], "the header renders no timeline Markdown"
     with django_assert_max_num_queries(9):
-        timeline = client.get(room(incident), **HTMX, HTTP_HX_TARGET="timeline")
+        timeline = client.get(room(incident), headers={**HTMX, "HX-Target": "timeline"})
     assert "<strong>39</strong>" in timeline.content.decode()
     assert len(rendered) == TimelineEvent.objects.filter(incident=incident).exclude(body="").count() > 40
     assert "status-choices" not in timeline.content.decode() and "incident-alerts" not in timeline.content.decode()
@@ -129,7 +135,7 @@ def test_the_header_fragment_builds_no_timeline_and_the_timeline_no_forms(
 
 def test_incidents_are_offered_incident_templates_only_in_lifecycle_order(cast: Any, incident: Incident) -> None:
     page = client_for(cast.responder).get(room(incident)).content.decode()
-    select = re.search(r'<select name="template".*?</select>', page, re.S).group(0)
+    select = present(re.search(r'<select name="template".*?</select>', page, re.S)).group(0)
     names = re.findall(r'<option value="\d+">([^<]+)</option>', select)
     assert names == ["Investigating", "Identified", "Monitoring", "Resolved"]
     maintenance = MessageTemplate.objects.get(name="Maintenance started")
@@ -195,6 +201,6 @@ def test_people_are_named_by_name_in_postmortems_and_action_items(cast: Any, inc
 def test_favicon_and_the_admin_name_the_portal(cast: Any, settings: Any) -> None:
     icon = Client().get("/favicon.ico")
     assert icon.status_code == 200 and icon["Content-Type"] == "image/svg+xml"
-    assert b"<svg" in b"".join(icon.streaming_content)
+    assert b"<svg" in icon.getvalue()
     admin = Client().get("/admin/login/").content.decode()
     assert "Django administration" not in admin and f"{settings.SITE_NAME} administration" in admin

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 import pytest
@@ -60,10 +61,10 @@ def test_a_severity_change_and_a_status_change_at_once_both_land(cast) -> None:
 
 def test_many_concurrent_impacts_and_notes_are_all_recorded(cast) -> None:
     incident = declare(by=cast.responder)
-    services = [ServiceFactory(slug=f"svc-{n}") for n in range(4)]
+    services = [ServiceFactory.create(slug=f"svc-{n}") for n in range(4)]
     jobs: list[Callable[[], Any]] = [
-        (lambda s=s: incident_set_impact(incident=incident.pk, service=s, impact="partial_outage", by=cast.responder)) for s in services
-    ] + [(lambda n=n: incident_add_note(incident=incident.pk, body=f"note {n}", by=cast.owner)) for n in range(4)]
+        partial(incident_set_impact, incident=incident.pk, service=s, impact="partial_outage", by=cast.responder) for s in services
+    ] + [partial(incident_add_note, incident=incident.pk, body=f"note {n}", by=cast.owner) for n in range(4)]
     assert _race(*jobs) == []
     assert IncidentService.objects.filter(incident=incident).count() == 4
     assert TimelineEvent.objects.filter(incident=incident, kind=TimelineKind.NOTE).count() == 4

@@ -15,15 +15,15 @@ S = IncidentStatus
 ALL_PAIRS = list(itertools.permutations(S.values, 2)) + [(s, s) for s in S.values]
 
 
-def _incident_in(status: str, by):  # type: ignore[no-untyped-def]
+def _incident_in(status: str, by):
     incident = declare(by=by)
-    path = {
+    paths: dict[str, list[str]] = {
         S.INVESTIGATING: [],
         S.IDENTIFIED: [S.IDENTIFIED],
         S.MONITORING: [S.MONITORING],
         S.RESOLVED: [S.RESOLVED],
-    }[status]
-    for step in path:
+    }
+    for step in paths[status]:
         incident = incident_change_status(incident=incident, status=step, by=by)
     return incident
 
@@ -63,7 +63,7 @@ def test_reopening_needs_a_reason(cast) -> None:
     assert "reason" in caught.value.fields
     reopened = incident_change_status(incident=incident, status=S.INVESTIGATING, by=cast.responder, reason="errors are back")
     assert reopened.resolved_at is None
-    event = TimelineEvent.objects.filter(incident=incident, kind=TimelineKind.STATUS_CHANGE).order_by("-id").first()
+    event = TimelineEvent.objects.filter(incident=incident, kind=TimelineKind.STATUS_CHANGE).latest("id")
     assert event.details["reopened"] is True and event.details["reason"] == "errors are back"
 
 

@@ -11,6 +11,7 @@ from incidents.models import MaintenanceRecurrence, MaintenanceWindow
 from incidents.public import rebuild
 from incidents.services.recurrence import maintenance_recurrences_materialise_all
 from incidents.tasks import materialise_maintenance_recurrences
+from portal.tests.support import present
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)  # a Friday
@@ -28,7 +29,7 @@ def test_weekly_on_tuesday_0200_utc_materialises_the_next_windows_once(api, cast
     assert response.status_code == 201, response.json()
     starts = [w["scheduled_start"] for w in response.json()["next_windows"]]
     assert starts == ["2024-03-05T02:00:00+00:00", "2024-03-12T02:00:00+00:00", "2024-03-19T02:00:00+00:00"]
-    window = MaintenanceWindow.objects.order_by("scheduled_start").first()
+    window = present(MaintenanceWindow.objects.order_by("scheduled_start").first())
     assert (window.scheduled_end - window.scheduled_start).total_seconds() == 7200
     assert list(window.services.values_list("slug", flat=True)) == ["api"]
     # Beat running again, twice, creates nothing new.

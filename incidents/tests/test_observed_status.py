@@ -22,7 +22,7 @@ def public_status(service: Service) -> str:
 
 
 def test_an_observed_outage_shows_on_the_dashboard_and_the_status_page() -> None:
-    service = ServiceFactory(slug="search")
+    service = ServiceFactory.create(slug="search")
     assert service_set_observed_status(service=service, status=Impact.MAJOR_OUTAGE) is True
     assert service_statuses([service.pk])[service.pk] == Impact.MAJOR_OUTAGE
     assert public_status(service) == Impact.MAJOR_OUTAGE
@@ -33,7 +33,7 @@ def test_an_observed_outage_shows_on_the_dashboard_and_the_status_page() -> None
 
 
 def test_the_worse_of_incidents_and_observation_wins() -> None:
-    service = ServiceFactory(slug="search")
+    service = ServiceFactory.create(slug="search")
     declare(impacts={service: Impact.PARTIAL_OUTAGE})
     service_set_observed_status(service=service, status=Impact.DEGRADED_PERFORMANCE)
     assert service_statuses([service.pk])[service.pk] == Impact.PARTIAL_OUTAGE
@@ -42,7 +42,7 @@ def test_the_worse_of_incidents_and_observation_wins() -> None:
 
 
 def test_maintenance_hides_an_observed_outage() -> None:
-    service = ServiceFactory(slug="search")
+    service = ServiceFactory.create(slug="search")
     window = maintenance_schedule(title="Reindex", scheduled_start=timezone.now(), scheduled_end=timezone.now() + timedelta(hours=1),
                                   services=[service], by=None)  # fmt: skip
     maintenance_change_status(window=window, status=MaintenanceStatus.IN_PROGRESS, by=None)
@@ -52,7 +52,7 @@ def test_maintenance_hides_an_observed_outage() -> None:
 
 
 def test_a_late_observation_does_not_put_back_a_stale_status() -> None:
-    service = ServiceFactory(slug="search")
+    service = ServiceFactory.create(slug="search")
     now = timezone.now()
     service_set_observed_status(service=service, status=Impact.OPERATIONAL, at=now)
     assert service_set_observed_status(service=service, status=Impact.MAJOR_OUTAGE, at=now - timedelta(seconds=5)) is False

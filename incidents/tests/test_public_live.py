@@ -20,6 +20,7 @@ from incidents.services import incident_add_note, incident_change_status, incide
 from incidents.tests.public_support import SECRETS
 from portal.realtime import PUBLIC_GROUP, broadcast
 from portal.tests.factories import declare
+from portal.tests.support import present
 
 ORIGIN = [(b"origin", b"http://testserver")]
 
@@ -47,7 +48,9 @@ def test_a_burst_of_public_changes_enqueues_one_rebuild_and_internal_ones_none(
     with django_capture_on_commit_callbacks(execute=True):
         incident_post_update(incident=incident, body="Found it", by=cast.owner)
     assert broker.llen("snapshots") == 1
-    message = json.loads(broker.lindex("snapshots", 0))
+    queued = broker.lindex("snapshots", 0)
+    assert queued is not None
+    message = json.loads(queued)
     assert message["headers"]["task"] == "incidents.public.rebuild_snapshot"
     # The task clears the flag before reading: the next change queues a new rebuild.
     assert rebuild_public_snapshot.apply().get() is not None
@@ -96,7 +99,7 @@ async def _hello(communicator: WebsocketCommunicator, version: int) -> None:
 
 @pytest.mark.django_db(transaction=True)
 async def test_hello_gets_the_current_snapshot_only_when_newer(world: Any) -> None:
-    version = await sync_to_async(rebuild.rebuild)()
+    version = present(await sync_to_async(rebuild.rebuild)())
     first = await _connect()
     await _hello(first, 0)
     message = await first.receive_json_from(timeout=3)
@@ -116,10 +119,10 @@ async def test_a_public_change_is_pushed_to_connected_clients_with_public_conten
     await sync_to_async(rebuild.rebuild)()
     clients = [await _connect() for _ in range(3)]
     for c in clients:
-        await _hello(c, store.current().version)
+        await _hello(c, present(store.current()).version)
     await sync_to_async(incident_post_update)(incident=world["public"], status="monitoring", body="A fix is out.", by=cast.owner)
     await sync_to_async(incident_add_note)(incident=world["public"], body="rotate the hsm keys", by=cast.owner)
-    version = await sync_to_async(rebuild.rebuild)()
+    version = present(await sync_to_async(rebuild.rebuild)())
     for c in clients:
         text = await c.receive_from(timeout=3)
         message = json.loads(text)
@@ -134,7 +137,7 @@ async def test_a_public_change_is_pushed_to_connected_clients_with_public_conten
 async def test_other_events_on_the_public_group_are_never_relayed(world: Any) -> None:
     await sync_to_async(rebuild.rebuild)()
     client = await _connect()
-    await _hello(client, store.current().version)
+    await _hello(client, present(store.current()).version)
     await sync_to_async(broadcast)(PUBLIC_GROUP, "incident.note_added", {"body": "rotate the hsm keys"})
     await sync_to_async(broadcast)(PUBLIC_GROUP, rebuild.EVENT, {"type": "other", "version": 10**18, "secret": "x"})
     assert await client.receive_nothing(timeout=0.5)
@@ -155,15 +158,15 @@ async def test_the_stream_is_read_only_and_refuses_oversized_messages(world: Any
 
 @pytest.mark.django_db(transaction=True)
 async def test_a_client_that_reconnects_catches_up_on_what_it_missed(cast: Any, world: Any) -> None:
-    seen = await sync_to_async(rebuild.rebuild)()
-    missed = store.current()
+    seen = present(await sync_to_async(rebuild.rebuild)())
+    missed = present(store.current())
     client = await _connect()
     await _hello(client, seen)
     await client.disconnect()
     # While it is away: a change, published by a worker in another process. This
     # process's memory still holds the old snapshot (its poller has not run yet).
     await sync_to_async(incident_change_status)(incident=world["public"], status="resolved", by=cast.owner)
-    latest = await sync_to_async(rebuild.rebuild)()
+    latest = present(await sync_to_async(rebuild.rebuild)())
     store.forget()
     store.install(missed, write_file=False)
 

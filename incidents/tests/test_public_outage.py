@@ -69,7 +69,11 @@ def _asgi_get(path: str, headers: list[tuple[bytes, bytes]] | None = None) -> tu
         "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
         "headers": [(b"host", b"testserver"), *(headers or [])], "client": ("127.0.0.1", 1), "server": ("testserver", 80),
     }  # fmt: skip
-    asyncio.run(application(scope, receive, send))
+
+    async def call() -> None:
+        await application(scope, receive, send)
+
+    asyncio.run(call())
     start = sent[0]
     return start["status"], dict(start["headers"]), b"".join(m.get("body", b"") for m in sent[1:])
 

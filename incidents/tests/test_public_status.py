@@ -16,6 +16,7 @@ from incidents.models import PublicUpdate
 from incidents.public import rebuild, store
 from incidents.services import incident_change_status, incident_post_update
 from portal.tests.factories import declare
+from portal.tests.support import present
 
 pytestmark = pytest.mark.django_db
 
@@ -29,7 +30,7 @@ def public_views(client: Any, incident_id: int) -> dict[str, str]:
     feed = html.unescape(client.get("/status/feed.atom").content.decode())
     return {
         "page": block.group(1) if block else "",
-        "incident page": re.search(r'data-field="status">(\w+)<', detail).group(1),
+        "incident page": present(re.search(r'data-field="status">(\w+)<', detail)).group(1),
         "json": next(i["status"] for i in summary["incidents"] if i["id"] == str(incident_id)),
         "feed": "Identified" if "Identified</strong>" in feed else "Investigating" if "Investigating</strong>" in feed else "",
     }
@@ -58,14 +59,14 @@ def test_resolving_a_public_incident_posts_a_resolution_and_moves_it_to_the_past
     incident = declare(by=cast.owner, title="Checkout errors", visibility="public", impacts={cast.service: "partial_outage"})
     incident_post_update(incident=incident, body="We are looking into it.", by=cast.owner)
     rebuild.rebuild()
-    before = store.current()
+    before = present(store.current())
     assert f'data-incident-id="{incident.pk}"' in before.live["html"]["incidents"]
 
     incident_change_status(incident=incident, status="resolved", by=cast.owner)
-    latest = PublicUpdate.objects.filter(incident=incident).order_by("-id").first()
+    latest = PublicUpdate.objects.filter(incident=incident).latest("id")
     assert (latest.status, latest.body) == ("resolved", "This incident has been resolved.")
     rebuild.rebuild()
-    live = store.current().live
+    live = present(store.current()).live
     assert f'data-incident-id="{incident.pk}"' not in live["html"]["incidents"]
     past = live["html"]["past"]
     assert re.search(rf'/status/incidents/{incident.pk}/">Checkout errors</a> <span class="muted">Resolved<', past)
@@ -78,7 +79,7 @@ def test_resolving_a_public_incident_posts_a_resolution_and_moves_it_to_the_past
     assert list(PublicUpdate.objects.filter(incident=other).values_list("body", flat=True)) == ["Fixed."]
     # Reopening says so too; an internal incident posts nothing.
     incident_change_status(incident=incident, status="investigating", by=cast.owner, reason="It is back")
-    assert PublicUpdate.objects.filter(incident=incident).order_by("-id").first().body == "We are investigating this issue again."
+    assert PublicUpdate.objects.filter(incident=incident).latest("id").body == "We are investigating this issue again."
     internal = declare(by=cast.owner, title="Internal thing")
     incident_change_status(incident=internal, status="resolved", by=cast.owner)
     assert not PublicUpdate.objects.filter(incident=internal).exists()

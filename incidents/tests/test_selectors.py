@@ -27,7 +27,7 @@ def test_derive_service_statuses_takes_the_worst_open_impact_then_maintenance() 
 
 @pytest.mark.django_db
 def test_responders_and_the_status_page_derive_status_the_same_way_from_what_each_sees(cast: Any, snapshot_dir: Any) -> None:
-    web = ServiceFactory(slug="web", name="Web")
+    web = ServiceFactory.create(slug="web", name="Web")
     declare(by=cast.owner, visibility="public", impacts={cast.service: "degraded_performance"})
     declare(by=cast.owner, visibility="internal", impacts={cast.service: "major_outage", web: "partial_outage"})
     start = timezone.now() - timedelta(minutes=5)

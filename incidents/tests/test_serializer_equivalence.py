@@ -19,13 +19,13 @@ from portal.tests.factories import ServiceFactory, declare
 pytestmark = pytest.mark.django_db
 
 
-def generic(serializer: serializers.BaseSerializer, instance: Any) -> Any:
+def generic(serializer: Any, instance: Any) -> Any:
     """DRF's Serializer.to_representation, applied all the way down, so that no
     hand-built `to_representation` (here or nested) takes part."""
     if isinstance(serializer, serializers.ListSerializer):
         items = instance.all() if hasattr(instance, "all") else instance
         return [generic(serializer.child, item) for item in items]
-    out = {}
+    out: dict[str | None, Any] = {}
     for field in serializer._readable_fields:
         try:
             attribute = field.get_attribute(instance)
@@ -47,7 +47,7 @@ def as_bytes(value: Any) -> bytes:
 
 @pytest.fixture
 def incidents(cast: Any) -> list[Any]:
-    web = ServiceFactory(slug="web", name="Web")
+    web = ServiceFactory.create(slug="web", name="Web")
     full = declare(
         by=cast.owner, title="Checkout <errors> ünïcode", sev="SEV1", visibility="public", commander=cast.responder,
         impacts={cast.service: "major_outage", web: "degraded_performance"}, tags=["payments", "db"],

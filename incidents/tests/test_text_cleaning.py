@@ -92,7 +92,7 @@ def test_status_severity_reopen_notes_and_public_updates_are_cleaned(cast: Any) 
     _assert_clean(update.body_html)
     for event in TimelineEvent.objects.filter(incident=incident):
         _assert_clean(event.body, str(event.details))
-    reopened = TimelineEvent.objects.filter(incident=incident, kind=TimelineKind.STATUS_CHANGE).order_by("id").last()
+    reopened = TimelineEvent.objects.filter(incident=incident, kind=TimelineKind.STATUS_CHANGE).latest("id")
     assert reopened.details["reason"] == CLEAN
 
 

@@ -12,7 +12,7 @@ pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def note(cast):  # type: ignore[no-untyped-def]
+def note(cast):
     incident = declare(by=cast.responder)
     return incident_add_note(incident=incident, body="Rolled back the deploy", by=cast.responder)
 

@@ -79,7 +79,7 @@ def test_a_removed_impact_ends_there_and_internal_incidents_do_not_count(cast: A
     incident = _declare(at(9, 0), cast.owner, {cast.service: "major_outage"})
     _impact(at(9, 2), incident, cast.service, None, cast.owner)
     _declare(at(9, 3), cast.owner, {cast.service: "major_outage"}, visibility="internal")
-    other = ServiceFactory(slug="web", name="Web")
+    other = ServiceFactory.create(slug="web", name="Web")
     assert _bars(cast.service)[date(2026, 3, 9)] == (round(100 * (1 - 2 / 24), 6), "major_outage", 1)
     assert _bars(other)[date(2026, 3, 9)] == (100.0, "operational", 0)
 

@@ -30,7 +30,7 @@ from portal.tests.factories import declare, severity
 
 pytestmark = pytest.mark.django_db
 
-HTMX = {"HTTP_HX_REQUEST": "true"}
+HTMX = {"HX-Request": "true"}
 
 
 def client_for(user: Any) -> Client:
@@ -41,7 +41,7 @@ def client_for(user: Any) -> Client:
 
 
 def htmx(target: str) -> dict[str, str]:
-    return {**HTMX, "HTTP_HX_TARGET": target}
+    return {**HTMX, "HX-Target": target}
 
 
 @pytest.fixture
@@ -126,11 +126,11 @@ def test_the_declare_button_is_for_responders_only(cast: Any) -> None:
 
 def test_an_htmx_refresh_of_the_dashboard_returns_only_the_targeted_fragment(cast: Any, incident: Incident) -> None:
     client = client_for(cast.viewer)
-    fragment = client.get("/", **htmx("open-incidents"))
+    fragment = client.get("/", headers=htmx("open-incidents"))
     assert fragment.status_code == 200
     text = fragment.content.decode()
     assert "<html" not in text and f'data-incident-id="{incident.pk}"' in text
-    board = client.get("/", **htmx("service-board")).content.decode()
+    board = client.get("/", headers=htmx("service-board")).content.decode()
     assert "<html" not in board and 'data-service="api"' in board
 
 
@@ -207,15 +207,15 @@ def test_unknown_or_malformed_references_are_404_and_lowercase_ones_redirect(cas
 
 def test_htmx_refreshes_of_the_war_room_return_the_header_or_the_timeline(cast: Any, incident: Incident) -> None:
     client = client_for(cast.viewer)
-    header = client.get(war_room(incident), **htmx("incident-header")).content.decode()
+    header = client.get(war_room(incident), headers=htmx("incident-header")).content.decode()
     assert "<html" not in header and 'data-field="status"' in header and "Timeline" not in header
-    timeline = client.get(war_room(incident), **htmx("timeline")).content.decode()
+    timeline = client.get(war_room(incident), headers=htmx("timeline")).content.decode()
     assert "<html" not in timeline and "Timeline" in timeline and "Declared SEV2" in timeline
 
 
 def test_a_status_change_over_htmx_answers_with_feedback_and_a_refresh_trigger(cast: Any, incident: Incident) -> None:
     url = reverse("incident-status", args=[incident.reference])
-    response = client_for(cast.responder).post(url, {"status": "identified"}, **HTMX)
+    response = client_for(cast.responder).post(url, {"status": "identified"}, headers=HTMX)
     assert response.status_code == 200
     assert response["HX-Trigger"] == "incident-changed"
     assert "Status is now Identified." in response.content.decode()
@@ -226,7 +226,7 @@ def test_a_status_change_over_htmx_answers_with_feedback_and_a_refresh_trigger(c
 def test_an_invalid_transition_is_a_409_that_names_the_allowed_transitions(cast: Any, incident: Incident) -> None:
     services.incident_change_status(incident=incident, status="resolved", by=cast.responder)
     url = reverse("incident-status", args=[incident.reference])
-    response = client_for(cast.responder).post(url, {"status": "identified"}, **HTMX)
+    response = client_for(cast.responder).post(url, {"status": "identified"}, headers=HTMX)
     assert response.status_code == 409
     text = response.content.decode()
     assert "cannot go from resolved to identified" in text
@@ -242,9 +242,9 @@ def test_reopening_without_a_reason_is_refused_with_the_reason_field_named(cast:
     services.incident_change_status(incident=incident, status="resolved", by=cast.responder)
     url = reverse("incident-status", args=[incident.reference])
     client = client_for(cast.responder)
-    refused = client.post(url, {"status": "investigating"}, **HTMX)
+    refused = client.post(url, {"status": "investigating"}, headers=HTMX)
     assert refused.status_code == 400 and "needs a reason" in refused.content.decode()
-    done = client.post(url, {"status": "investigating", "reason": "The fix did not hold"}, **HTMX)
+    done = client.post(url, {"status": "investigating", "reason": "The fix did not hold"}, headers=HTMX)
     assert done.status_code == 200
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.INVESTIGATING
@@ -259,7 +259,7 @@ def test_a_plain_form_post_redirects_back_to_the_war_room_with_a_message(cast: A
 
 def test_viewers_and_inactive_accounts_cannot_act(cast: Any, incident: Incident) -> None:
     url = reverse("incident-status", args=[incident.reference])
-    assert client_for(cast.viewer).post(url, {"status": "identified"}, **HTMX).status_code == 403
+    assert client_for(cast.viewer).post(url, {"status": "identified"}, headers=HTMX).status_code == 403
     # An inactive account's session is not a login at all.
     assert client_for(cast.outsider).post(url, {"status": "identified"}).status_code == 302
     incident.refresh_from_db()
@@ -267,7 +267,7 @@ def test_viewers_and_inactive_accounts_cannot_act(cast: Any, incident: Incident)
 
 
 def test_a_bad_form_value_is_a_400_with_a_message(cast: Any, incident: Incident) -> None:
-    response = client_for(cast.responder).post(reverse("incident-status", args=[incident.reference]), {"status": "exploded"}, **HTMX)
+    response = client_for(cast.responder).post(reverse("incident-status", args=[incident.reference]), {"status": "exploded"}, headers=HTMX)
     assert response.status_code == 400
     assert "Please correct the form" in response.content.decode()
 
@@ -275,15 +275,15 @@ def test_a_bad_form_value_is_a_400_with_a_message(cast: Any, incident: Incident)
 def test_notes_severity_roles_impact_and_visibility_go_through_the_services(cast: Any, incident: Incident) -> None:
     client = client_for(cast.responder)
     ref = incident.reference
-    assert client.post(reverse("incident-note", args=[ref]), {"body": "Rolled back", "pinned": "on"}, **HTMX).status_code == 200
+    assert client.post(reverse("incident-note", args=[ref]), {"body": "Rolled back", "pinned": "on"}, headers=HTMX).status_code == 200
     assert TimelineEvent.objects.get(incident=incident, kind=TimelineKind.NOTE).pinned
-    assert client.post(reverse("incident-severity", args=[ref]), {"severity": severity("SEV1").pk}, **HTMX).status_code == 200
-    same = client.post(reverse("incident-severity", args=[ref]), {"severity": severity("SEV1").pk}, **HTMX)
+    assert client.post(reverse("incident-severity", args=[ref]), {"severity": severity("SEV1").pk}, headers=HTMX).status_code == 200
+    same = client.post(reverse("incident-severity", args=[ref]), {"severity": severity("SEV1").pk}, headers=HTMX)
     assert same.status_code == 409 and "already SEV1" in same.content.decode()
-    assert client.post(reverse("incident-role", args=[ref]), {"role": "scribe", "user": cast.owner.pk}, **HTMX).status_code == 200
-    assert client.post(reverse("incident-impact", args=[ref]), {"service": cast.internal_service.pk, "impact": "degraded_performance"}, **HTMX).status_code == 200
-    assert client.post(reverse("incident-impact", args=[ref]), {"service": cast.service.pk, "impact": ""}, **HTMX).status_code == 200
-    assert client.post(reverse("incident-visibility", args=[ref]), {"visibility": "internal"}, **HTMX).status_code == 200
+    assert client.post(reverse("incident-role", args=[ref]), {"role": "scribe", "user": cast.owner.pk}, headers=HTMX).status_code == 200
+    assert client.post(reverse("incident-impact", args=[ref]), {"service": cast.internal_service.pk, "impact": "degraded_performance"}, headers=HTMX).status_code == 200
+    assert client.post(reverse("incident-impact", args=[ref]), {"service": cast.service.pk, "impact": ""}, headers=HTMX).status_code == 200
+    assert client.post(reverse("incident-visibility", args=[ref]), {"visibility": "internal"}, headers=HTMX).status_code == 200
     incident.refresh_from_db()
     assert incident.severity.name == "SEV1" and incident.visibility == Visibility.INTERNAL
     assert RoleAssignment.objects.get(incident=incident, role="scribe", ended_at=None).user == cast.owner
@@ -294,10 +294,10 @@ def test_pinning_and_unpinning_a_timeline_event(cast: Any, incident: Incident) -
     event = TimelineEvent.objects.get(incident=incident, kind=TimelineKind.DECLARED)
     url = reverse("incident-pin", args=[incident.reference, event.pk])
     client = client_for(cast.responder)
-    assert client.post(url, {"pinned": "on"}, **HTMX).status_code == 200
+    assert client.post(url, {"pinned": "on"}, headers=HTMX).status_code == 200
     event.refresh_from_db()
     assert event.pinned
-    assert client.post(url, {"pinned": ""}, **HTMX).status_code == 200
+    assert client.post(url, {"pinned": ""}, headers=HTMX).status_code == 200
     event.refresh_from_db()
     assert not event.pinned
     other = declare(by=cast.responder, title="Other")
@@ -306,7 +306,7 @@ def test_pinning_and_unpinning_a_timeline_event(cast: Any, incident: Incident) -
 
 def test_a_public_update_is_posted_and_may_move_the_status(cast: Any, incident: Incident) -> None:
     url = reverse("incident-update", args=[incident.reference])
-    response = client_for(cast.responder).post(url, {"body": "We found the cause.", "status": "identified"}, **HTMX)
+    response = client_for(cast.responder).post(url, {"body": "We found the cause.", "status": "identified"}, headers=HTMX)
     assert response.status_code == 200 and "Public update posted." in response.content.decode()
     incident.refresh_from_db()
     assert incident.status == IncidentStatus.IDENTIFIED
@@ -315,7 +315,7 @@ def test_a_public_update_is_posted_and_may_move_the_status(cast: Any, incident: 
 
 def test_a_public_update_on_an_internal_incident_is_a_visible_conflict(cast: Any) -> None:
     internal = declare(by=cast.responder, title="Quiet one", visibility="internal")
-    response = client_for(cast.responder).post(reverse("incident-update", args=[internal.reference]), {"body": "Hello"}, **HTMX)
+    response = client_for(cast.responder).post(reverse("incident-update", args=[internal.reference]), {"body": "Hello"}, headers=HTMX)
     assert response.status_code == 409
     assert "make it public" in response.content.decode()
     assert not internal.public_updates.exists()
@@ -323,7 +323,7 @@ def test_a_public_update_on_an_internal_incident_is_a_visible_conflict(cast: Any
 
 def test_the_preview_renders_sanitised_markdown(cast: Any, incident: Incident) -> None:
     url = reverse("incident-update-preview", args=[incident.reference])
-    response = client_for(cast.responder).post(url, {"body": "**Fixed** <script>alert(1)</script>"}, **HTMX)
+    response = client_for(cast.responder).post(url, {"body": "**Fixed** <script>alert(1)</script>"}, headers=HTMX)
     text = response.content.decode()
     assert "<strong>Fixed</strong>" in text and "<script>" not in text
 
@@ -334,7 +334,7 @@ def test_a_message_template_fills_the_update_fields(cast: Any, incident: Inciden
         body="We identified the cause of **{title}** affecting {services}. Status: {status}. {not-a-placeholder}",
     )
     url = reverse("incident-update-template", args=[incident.reference])
-    text = client_for(cast.responder).get(url, {"template": template.pk}, **HTMX).content.decode()
+    text = client_for(cast.responder).get(url, {"template": template.pk}, headers=HTMX).content.decode()
     assert "We identified the cause of **Checkout is failing** affecting Public API. Status: identified. {not-a-placeholder}" in text
     assert '<option value="identified" selected>' in text
     assert "<strong>Checkout is failing</strong>" in text  # the preview comes along
@@ -374,7 +374,7 @@ def test_a_bad_filter_is_a_400_with_a_message_not_a_500(cast: Any) -> None:
 
 
 def test_the_incident_list_answers_htmx_with_the_results_only(cast: Any, incident: Incident) -> None:
-    text = client_for(cast.viewer).get(reverse("incident-list"), {"q": "checkout"}, **htmx("incident-results")).content.decode()
+    text = client_for(cast.viewer).get(reverse("incident-list"), {"q": "checkout"}, headers=htmx("incident-results")).content.decode()
     assert "<html" not in text and f'data-incident-id="{incident.pk}"' in text
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,20 +29,21 @@ from incidents.views.common import (
     _require,
 )
 from portal.errors import DomainError
+from portal.http import HtmxHttpRequest
 
 # --- services --------------------------------------------------------------------------
 
 
 @login_required
 @require_GET
-def service_list(request: HttpRequest) -> HttpResponse:
+def service_list(request: HtmxHttpRequest) -> HttpResponse:
     template = _partial(request, {"service-board": "incidents/partials/service_board.html"}) or "incidents/service_list.html"
     return render(request, template, _page_context(request, service_board=selectors.service_board()))
 
 
 @login_required
 @require_GET
-def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
+def service_detail(request: HtmxHttpRequest, slug: str) -> HttpResponse:
     service = get_object_or_404(selectors.service_list_qs(), slug=slug)
     status = selectors.service_statuses([service.pk]).get(service.pk, Impact.OPERATIONAL)
     incidents = selectors.incident_list_qs().filter(impacts__service=service)
@@ -62,7 +63,7 @@ def service_detail(request: HttpRequest, slug: str) -> HttpResponse:
 # --- maintenance ---------------------------------------------------------------------------
 
 
-def _maintenance_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+def _maintenance_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     windows = list(selectors.maintenance_qs().order_by("scheduled_start"))
     for window in windows:
         window.transitions = [  # type: ignore[attr-defined]
@@ -77,7 +78,7 @@ def _maintenance_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def maintenance(request: HttpRequest) -> HttpResponse:
+def maintenance(request: HtmxHttpRequest) -> HttpResponse:
     if request.method == "GET":
         return render(request, "incidents/maintenance.html", _maintenance_context(request))
     _require(request, RESPONDER)
@@ -104,7 +105,7 @@ def maintenance(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_POST
-def maintenance_status(request: HttpRequest, pk: int) -> HttpResponse:
+def maintenance_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     window = get_object_or_404(MaintenanceWindow, pk=pk)
     _require(request, RESPONDER)
     form = f.MaintenanceStatusForm(request.POST)

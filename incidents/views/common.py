@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
@@ -17,6 +17,7 @@ from incidents.models import (
     PostmortemStatus,
 )
 from portal.errors import DomainError, InvalidTransition
+from portal.http import HtmxHttpRequest
 from portal.models import OrgRole, has_role
 
 RESPONDER = OrgRole.RESPONDER
@@ -26,7 +27,7 @@ TIMELINE_LIMIT = 300  # the war room shows the newest events; the API pages thro
 # --- helpers -----------------------------------------------------------------------
 
 
-def _require(request: HttpRequest, role: str) -> None:
+def _require(request: HtmxHttpRequest, role: str) -> None:
     if not has_role(request.user, role):
         raise PermissionDenied(f"This needs the {role} role.")
 
@@ -67,11 +68,11 @@ def _form_errors(form: Any) -> str:
     return "Please correct the form. " + " ".join(parts)
 
 
-def _page_context(request: HttpRequest, **extra: Any) -> dict[str, Any]:
+def _page_context(request: HtmxHttpRequest, **extra: Any) -> dict[str, Any]:
     return {"can_act": has_role(request.user, RESPONDER), **extra}
 
 
-def _partial(request: HttpRequest, parts: dict[str, str]) -> str | None:
+def _partial(request: HtmxHttpRequest, parts: dict[str, str]) -> str | None:
     """The partial template for an htmx request that targets one region of the page
     (named by the target's id, or `?part=`), or None for the whole page."""
     if not request.htmx:
@@ -79,7 +80,7 @@ def _partial(request: HttpRequest, parts: dict[str, str]) -> str | None:
     return parts.get(request.htmx.target or "") or parts.get(request.GET.get("part", ""))
 
 
-def _back(request: HttpRequest, name: str, *args: Any, status: int) -> HttpResponse:
+def _back(request: HtmxHttpRequest, name: str, *args: Any, status: int) -> HttpResponse:
     """After a refused change, back to the page, where the flashed message explains it.
     htmx requests get the refusal's status code and an HX-Redirect instead."""
     response = HttpResponseRedirect(reverse(name, args=args))

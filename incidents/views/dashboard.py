@@ -5,7 +5,7 @@ from __future__ import annotations
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -29,6 +29,7 @@ from incidents.views.common import (
     _require,
 )
 from portal.errors import DomainError
+from portal.http import HtmxHttpRequest
 
 # --- dashboard ---------------------------------------------------------------------
 
@@ -41,7 +42,7 @@ DASHBOARD_PARTS = {
 
 @login_required
 @require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
+def dashboard(request: HtmxHttpRequest) -> HttpResponse:
     now = timezone.now()
     groups = selectors.open_by_severity(now)
     context = _page_context(
@@ -62,7 +63,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def incident_declare(request: HttpRequest) -> HttpResponse:
+def incident_declare(request: HtmxHttpRequest) -> HttpResponse:
     _require(request, RESPONDER)
     if request.method == "POST":
         form = f.DeclareForm(request.POST)
@@ -95,7 +96,7 @@ def incident_declare(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_GET
-def incident_list(request: HttpRequest) -> HttpResponse:
+def incident_list(request: HtmxHttpRequest) -> HttpResponse:
     # Empty fields of the filter form mean "any": drop them before validating.
     data = request.GET.copy()
     for key in list(data):

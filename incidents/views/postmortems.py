@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.forms import ChoiceField
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
@@ -29,6 +30,7 @@ from incidents.views.common import (
     _require,
 )
 from portal.errors import DomainError
+from portal.http import HtmxHttpRequest
 from portal.markdown import render_markdown
 from portal.models import has_role
 
@@ -37,7 +39,7 @@ from portal.models import has_role
 
 @login_required
 @require_GET
-def postmortem_list(request: HttpRequest) -> HttpResponse:
+def postmortem_list(request: HtmxHttpRequest) -> HttpResponse:
     postmortems = selectors.postmortem_qs().order_by("-created_at")
     page = Paginator(postmortems, 50).get_page(request.GET.get("page"))
     return render(request, "incidents/postmortem_list.html", _page_context(request, page=page))
@@ -47,7 +49,7 @@ def _postmortem_or_404(incident: Incident) -> Postmortem:
     return get_object_or_404(selectors.postmortem_qs(), incident=incident)
 
 
-def _postmortem_context(request: HttpRequest, incident: Incident, postmortem: Postmortem, **extra: Any) -> dict[str, Any]:
+def _postmortem_context(request: HtmxHttpRequest, incident: Incident, postmortem: Postmortem, **extra: Any) -> dict[str, Any]:
     sections = list(postmortem.sections.all())
     extra.setdefault("item_form", f.ActionItemForm())
     extra.setdefault("form", f.PostmortemForm(
@@ -63,14 +65,14 @@ def _postmortem_context(request: HttpRequest, incident: Incident, postmortem: Po
         transitions=[(value, PostmortemStatus(value).label) for value in POSTMORTEM_TRANSITIONS[postmortem.status]],
         missing=[s for s in sections if s.required and s.is_empty],
         action_items=list(postmortem.action_items.all()),
-        item_statuses=f.ActionItemStatusForm.base_fields["status"].choices,
+        item_statuses=cast(ChoiceField, f.ActionItemStatusForm.base_fields["status"]).choices,
         **extra,
     )
 
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def postmortem_edit(request: HttpRequest, ref: str) -> HttpResponse:
+def postmortem_edit(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     incident = _incident_or_404(ref)
     postmortem = Postmortem.objects.filter(incident=incident).first()
     if postmortem is None:
@@ -100,7 +102,7 @@ def postmortem_edit(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def postmortem_start(request: HttpRequest, ref: str) -> HttpResponse:
+def postmortem_start(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     incident = _incident_or_404(ref)
     _require(request, RESPONDER)
     try:
@@ -112,7 +114,7 @@ def postmortem_start(request: HttpRequest, ref: str) -> HttpResponse:
     return redirect("postmortem-edit", incident.reference)
 
 
-def _save_sections(request: HttpRequest, postmortem: Postmortem) -> f.PostmortemForm | None:
+def _save_sections(request: HtmxHttpRequest, postmortem: Postmortem) -> f.PostmortemForm | None:
     """Save the editor's text sent along with a status change. Returns the bound
     form when it is invalid (shown back with everything typed), else None."""
     if not any(key.startswith("section-") for key in request.POST):
@@ -132,7 +134,7 @@ def _save_sections(request: HttpRequest, postmortem: Postmortem) -> f.Postmortem
 
 @login_required
 @require_POST
-def postmortem_status(request: HttpRequest, ref: str) -> HttpResponse:
+def postmortem_status(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     """Change a postmortem's status. The editor's buttons post the text with it:
     what was typed is saved first, so publishing never loses unsaved work."""
     incident = _incident_or_404(ref)
@@ -163,7 +165,7 @@ def postmortem_status(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def action_item_create(request: HttpRequest, ref: str) -> HttpResponse:
+def action_item_create(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     incident = _incident_or_404(ref)
     postmortem = _postmortem_or_404(incident)
     _require(request, RESPONDER)
@@ -191,7 +193,7 @@ def action_item_create(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def action_item_status(request: HttpRequest, pk: int) -> HttpResponse:
+def action_item_status(request: HtmxHttpRequest, pk: int) -> HttpResponse:
     item = get_object_or_404(ActionItem.objects.select_related("postmortem__incident"), pk=pk)
     _require(request, RESPONDER)
     ref = item.postmortem.incident.reference
@@ -209,7 +211,7 @@ def action_item_status(request: HttpRequest, pk: int) -> HttpResponse:
 
 @login_required
 @require_GET
-def postmortem_view(request: HttpRequest, ref: str) -> HttpResponse:
+def postmortem_view(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     """The postmortem as a document: published ones for everyone signed in; drafts
     only for responders, as a preview of what publishing will show."""
     incident = _incident_or_404(ref)

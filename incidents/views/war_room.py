@@ -7,7 +7,7 @@ from typing import Any
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
@@ -36,6 +36,7 @@ from incidents.views.common import (
     _require,
 )
 from portal.errors import DomainError
+from portal.http import HtmxHttpRequest
 from portal.markdown import render_markdown
 from portal.models import display_name
 
@@ -65,7 +66,7 @@ def _lasted_text(incident: Incident) -> str:
     return f"{seconds}s" if seconds < 60 else _duration_text(incident.resolved_at - incident.started_at)
 
 
-def _header_context(request: HttpRequest, incident: Incident, now: Any) -> dict[str, Any]:
+def _header_context(request: HtmxHttpRequest, incident: Incident, now: Any) -> dict[str, Any]:
     """What the header shows: facts, timers, roles, impacts (no timeline, no forms
     but the status choices, which follow the status)."""
     _with_timers([incident], now)
@@ -81,7 +82,7 @@ def _header_context(request: HttpRequest, incident: Incident, now: Any) -> dict[
     }
 
 
-def _war_room_context(request: HttpRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
+def _war_room_context(request: HtmxHttpRequest, incident: Incident, **extra: Any) -> dict[str, Any]:
     return _page_context(
         request,
         **_header_context(request, incident, timezone.now()),
@@ -98,22 +99,22 @@ def _war_room_context(request: HttpRequest, incident: Incident, **extra: Any) ->
     )
 
 
-def _header_part(request: HttpRequest, incident: Incident) -> dict[str, Any]:
+def _header_part(request: HtmxHttpRequest, incident: Incident) -> dict[str, Any]:
     return _page_context(request, **_header_context(request, incident, timezone.now()))
 
 
-def _timeline_part(request: HttpRequest, incident: Incident) -> dict[str, Any]:
+def _timeline_part(request: HtmxHttpRequest, incident: Incident) -> dict[str, Any]:
     return _page_context(request, incident=incident, timeline=_timeline(incident))
 
 
-def _live_part(request: HttpRequest, incident: Incident) -> dict[str, Any]:
+def _live_part(request: HtmxHttpRequest, incident: Incident) -> dict[str, Any]:
     # One request per change refreshes both live regions: the header in place,
     # the timeline and the status choices out of band.
     return {**_header_part(request, incident), "timeline": _timeline(incident), "oob": True}
 
 
 # Each htmx region of the war room builds only its own context.
-WAR_ROOM_PARTS: dict[str, tuple[str, Callable[[HttpRequest, Incident], dict[str, Any]]]] = {
+WAR_ROOM_PARTS: dict[str, tuple[str, Callable[[HtmxHttpRequest, Incident], dict[str, Any]]]] = {
     "incident-header": ("incidents/partials/incident_header.html", _header_part),
     "timeline": ("incidents/partials/timeline.html", _timeline_part),
     "live": ("incidents/partials/war_room_live.html", _live_part),
@@ -122,7 +123,7 @@ WAR_ROOM_PARTS: dict[str, tuple[str, Callable[[HttpRequest, Incident], dict[str,
 
 @login_required
 @require_GET
-def incident_detail(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_detail(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     incident = _incident_or_404(ref)
     if incident.reference != ref:
         return redirect("incident-detail", incident.reference)
@@ -137,7 +138,7 @@ def incident_detail(request: HttpRequest, ref: str) -> HttpResponse:
 Action = Callable[[Incident, dict[str, Any], Any], str]
 
 
-def _act(request: HttpRequest, ref: str, form_class: type, action: Action) -> HttpResponse:
+def _act(request: HtmxHttpRequest, ref: str, form_class: type, action: Action) -> HttpResponse:
     """Run one composer action: validate, call the service, report.
 
     htmx gets the feedback fragment (and `HX-Trigger: incident-changed`, so the
@@ -168,7 +169,7 @@ def _act(request: HttpRequest, ref: str, form_class: type, action: Action) -> Ht
 
 @login_required
 @require_POST
-def incident_note(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_note(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     def action(incident: Incident, data: dict[str, Any], user: Any) -> str:
         services.incident_add_note(incident=incident, body=data["body"], by=user, pinned=data["pinned"])
         return "Note added."
@@ -178,7 +179,7 @@ def incident_note(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def incident_status(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_status(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     def action(incident: Incident, data: dict[str, Any], user: Any) -> str:
         done = services.incident_change_status(incident=incident, status=data["status"], by=user, reason=data["reason"])
         return f"Status is now {done.get_status_display()}."
@@ -188,7 +189,7 @@ def incident_status(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def incident_severity(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_severity(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     def action(incident: Incident, data: dict[str, Any], user: Any) -> str:
         services.incident_change_severity(incident=incident, severity=data["severity"], by=user, reason=data["reason"])
         return f"Severity is now {data['severity'].name}."
@@ -198,7 +199,7 @@ def incident_severity(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def incident_role(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_role(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     def action(incident: Incident, data: dict[str, Any], user: Any) -> str:
         services.incident_assign_role(incident=incident, role=data["role"], user=data["user"], by=user)
         label = IncidentRole(data["role"]).label
@@ -209,7 +210,7 @@ def incident_role(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def incident_impact(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_impact(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     def action(incident: Incident, data: dict[str, Any], user: Any) -> str:
         impact = data["impact"] or None
         services.incident_set_impact(incident=incident, service=data["service"], impact=impact, by=user)
@@ -220,7 +221,7 @@ def incident_impact(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def incident_visibility(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_visibility(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     def action(incident: Incident, data: dict[str, Any], user: Any) -> str:
         services.incident_change_visibility(incident=incident, visibility=data["visibility"], by=user)
         return f"The incident is now {data['visibility']}."
@@ -230,7 +231,7 @@ def incident_visibility(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def incident_public_update(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_public_update(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     def action(incident: Incident, data: dict[str, Any], user: Any) -> str:
         services.incident_post_update(incident=incident, body=data["body"], status=data["status"] or None, by=user)
         return "Public update posted."
@@ -240,7 +241,7 @@ def incident_public_update(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def incident_pin(request: HttpRequest, ref: str, event_id: int) -> HttpResponse:
+def incident_pin(request: HtmxHttpRequest, ref: str, event_id: int) -> HttpResponse:
     incident = _incident_or_404(ref)
     event = get_object_or_404(TimelineEvent, pk=event_id, incident=incident)
 
@@ -260,7 +261,7 @@ def _fill_template(template: MessageTemplate, incident: Incident) -> str:
 
 @login_required
 @require_GET
-def incident_update_template(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_update_template(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     """The public-update fields filled from a message template (htmx swaps them in)."""
     incident = _incident_or_404(ref)
     _require(request, RESPONDER)
@@ -281,7 +282,7 @@ def incident_update_template(request: HttpRequest, ref: str) -> HttpResponse:
 
 @login_required
 @require_POST
-def incident_update_preview(request: HttpRequest, ref: str) -> HttpResponse:
+def incident_update_preview(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     _incident_or_404(ref)
     _require(request, RESPONDER)
     form = f.PreviewForm(request.POST)

@@ -1,19 +1,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import factory
-from django.contrib.auth import get_user_model
+from django.contrib.auth.models import User
 from rest_framework.test import APIClient
 
 from incidents.models import Service, ServiceGroup, Severity, Visibility
 from portal.models import Membership, OrgRole, Team
 
-User = get_user_model()
 
-
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -27,13 +25,14 @@ class UserFactory(factory.django.DjangoModelFactory):
 
     @factory.post_generation
     def role(self, create: bool, extracted: str | None, **kwargs: Any) -> None:
+        user = cast(User, self)  # factory_boy calls the hook with the object it made
         if create:
-            self.save()  # keeps the password set above
+            user.save()  # keeps the password set above
         if create and extracted:
-            Membership.objects.update_or_create(user=self, defaults={"role": extracted})
+            Membership.objects.update_or_create(user=user, defaults={"role": extracted})
 
 
-class TeamFactory(factory.django.DjangoModelFactory):
+class TeamFactory(factory.django.DjangoModelFactory[Team]):
     class Meta:
         model = Team
         django_get_or_create = ("slug",)
@@ -42,7 +41,7 @@ class TeamFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda t: t.slug.replace("-", " ").title())
 
 
-class ServiceGroupFactory(factory.django.DjangoModelFactory):
+class ServiceGroupFactory(factory.django.DjangoModelFactory[ServiceGroup]):
     class Meta:
         model = ServiceGroup
         django_get_or_create = ("slug",)
@@ -51,7 +50,7 @@ class ServiceGroupFactory(factory.django.DjangoModelFactory):
     name = factory.LazyAttribute(lambda g: g.slug.title())
 
 
-class ServiceFactory(factory.django.DjangoModelFactory):
+class ServiceFactory(factory.django.DjangoModelFactory[Service]):
     class Meta:
         model = Service
         django_get_or_create = ("slug",)
@@ -84,12 +83,12 @@ class Cast:
     @classmethod
     def create(cls) -> Cast:
         return cls(
-            owner=UserFactory(username="owner", role=OrgRole.MANAGER),
-            responder=UserFactory(username="responder", role=OrgRole.RESPONDER),
-            viewer=UserFactory(username="viewer", role=OrgRole.VIEWER),
-            outsider=UserFactory(username="outsider", role=OrgRole.RESPONDER, is_active=False),
-            service=ServiceFactory(slug="api", name="Public API"),
-            internal_service=ServiceFactory(slug="billing-worker", name="Billing worker", visibility=Visibility.INTERNAL),
+            owner=UserFactory.create(username="owner", role=OrgRole.MANAGER),
+            responder=UserFactory.create(username="responder", role=OrgRole.RESPONDER),
+            viewer=UserFactory.create(username="viewer", role=OrgRole.VIEWER),
+            outsider=UserFactory.create(username="outsider", role=OrgRole.RESPONDER, is_active=False),
+            service=ServiceFactory.create(slug="api", name="Public API"),
+            internal_service=ServiceFactory.create(slug="billing-worker", name="Billing worker", visibility=Visibility.INTERNAL),
         )
 
 

@@ -29,6 +29,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
 from schemathesis.core.failures import FailureGroup, ServerError
+from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
     response_schema_conformance,
@@ -50,14 +51,14 @@ EXAMPLES = int(os.environ.get("API_FUZZ_EXAMPLES", "6"))
 def _seed() -> tuple[str, dict[tuple[str, str], list[str]]]:
     """Rows for every collection; returns the manager's token and, per (collection,
     path parameter), the values that name an existing row."""
-    manager = UserFactory(username="fuzz-manager", role="manager")
-    responder = UserFactory(username="fuzz-responder", role="responder")
-    team = TeamFactory(slug="payments")
+    manager = UserFactory.create(username="fuzz-manager", role="manager")
+    responder = UserFactory.create(username="fuzz-responder", role="responder")
+    team = TeamFactory.create(slug="payments")
     team.members.add(manager, responder)
-    group = ServiceGroupFactory(slug="core", name="Core")
-    api = ServiceFactory(slug="api", name="Public API", group=group, team=team)
-    db = ServiceFactory(slug="database", name="Database", group=group, visibility=Visibility.INTERNAL)
-    ServiceFactory(slug="unused", name="Unused service")
+    group = ServiceGroupFactory.create(slug="core", name="Core")
+    api = ServiceFactory.create(slug="api", name="Public API", group=group, team=team)
+    db = ServiceFactory.create(slug="database", name="Database", group=group, visibility=Visibility.INTERNAL)
+    ServiceFactory.create(slug="unused", name="Unused service")
     api.depends_on.set([db])
     sev1, sev2 = Severity.objects.get(name="SEV1"), Severity.objects.get(name="SEV2")
     first = services.incident_declare(
@@ -166,6 +167,7 @@ def test_the_api_honours_its_openapi_schema_under_generated_input() -> None:
             unsatisfiable.append(f"{operation.method.upper()} {operation.path}")
 
     for result in schema.get_all_operations():
+        assert isinstance(result, Ok), result.err()
         operation = result.ok()
         for mode in (GenerationMode.POSITIVE, GenerationMode.NEGATIVE):
             run_operation(operation, mode)

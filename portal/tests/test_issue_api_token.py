@@ -33,7 +33,7 @@ def test_it_creates_the_user_sets_the_role_and_prints_a_working_write_token() ->
     assert created.status_code == 201, created.content
 
 
-def test_a_read_token_for_an_existing_user_keeps_their_role_and_refuses_writes(cast) -> None:  # type: ignore[no-untyped-def]
+def test_a_read_token_for_an_existing_user_keeps_their_role_and_refuses_writes(cast) -> None:
     raw = _issue("--username", cast.owner.username)
     assert has_role(get_user_model().objects.get(pk=cast.owner.pk), "manager")
     client = APIClient()
@@ -42,7 +42,7 @@ def test_a_read_token_for_an_existing_user_keeps_their_role_and_refuses_writes(c
     assert refused.status_code == 403 and "read-only" in refused.json()["error"]["message"]
 
 
-def test_it_refuses_an_inactive_user_and_a_bad_role(cast) -> None:  # type: ignore[no-untyped-def]
+def test_it_refuses_an_inactive_user_and_a_bad_role(cast) -> None:
     with pytest.raises(CommandError, match="inactive"):
         _issue("--username", cast.outsider.username)
     with pytest.raises(CommandError):

@@ -73,7 +73,7 @@ def test_one_address_guessing_many_accounts_is_locked_out_but_the_accounts_are_n
 
 
 def test_the_admin_login_is_locked_out_the_same_way(cast: Any) -> None:
-    UserFactory(username="root", is_staff=True, is_superuser=True)
+    UserFactory.create(username="root", is_staff=True, is_superuser=True)
     client = Client(REMOTE_ADDR="198.51.100.8")
     codes = _hammer(client, "root", LIMIT + 2, path="/admin/login/")
     assert codes[-1] == 429 and "Too many sign-in attempts" in _sign_in(client, "root", "wrong", "/admin/login/").content.decode()
@@ -158,7 +158,7 @@ def test_a_manager_lists_and_lifts_lock_outs_through_the_api(cast: Any) -> None:
 
 def test_the_admin_lists_attempts_for_managers_to_delete(cast: Any) -> None:
     _hammer(Client(REMOTE_ADDR="198.51.100.15"), "viewer")
-    root = UserFactory(username="root", is_staff=True, is_superuser=True)
+    root = UserFactory.create(username="root", is_staff=True, is_superuser=True)
     client = Client()
     client.force_login(root)
     page = client.get("/admin/axes/accessattempt/")

@@ -11,7 +11,7 @@ from portal.models import ApiToken
 pytestmark = pytest.mark.django_db
 
 
-def _session(user) -> APIClient:  # type: ignore[no-untyped-def]
+def _session(user) -> APIClient:
     client = APIClient()
     client.force_login(user)
     return client

@@ -15,8 +15,9 @@ import os
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
+import urllib3
 from django.conf import settings
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
@@ -383,9 +384,10 @@ def pod_log(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
         kwargs["container"] = params["container"]
     core = _core(ctx)
     try:
-        response = core.read_namespaced_pod_log(
+        # With _preload_content=False the client returns the raw urllib3 response, not the str it declares.
+        response = cast(urllib3.BaseHTTPResponse, core.read_namespaced_pod_log(
             params["pod"], namespace, _request_timeout=(5, max(5, ctx.timeout_seconds)), _preload_content=False, **kwargs
-        )
+        ))
     except ApiException as exc:
         raise ActionError(_api_message(exc)) from exc
     except Exception as exc:

@@ -11,7 +11,7 @@ from runbooks.services import StepInput, runbook_save
 
 
 def approver() -> Any:
-    return UserFactory(username="approver", role=OrgRole.RESPONDER)
+    return UserFactory.create(username="approver", role=OrgRole.RESPONDER)
 
 
 def cluster() -> Cluster:

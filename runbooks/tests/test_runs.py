@@ -14,6 +14,7 @@ from django.utils import timezone
 from incidents.models import TimelineEvent, TimelineKind
 from portal.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from portal.tests.factories import declare
+from portal.tests.support import present
 from runbooks import executor
 from runbooks.actions.kubernetes import IDEMPOTENCY_HEADER
 from runbooks.models import AuditEntry, Run, RunState, StepRun, StepState
@@ -129,7 +130,7 @@ def test_a_late_answer_settles_a_step_the_sweeper_gave_up_on(cast: Any, k8s: Any
     first, scale, _ = _steps(run)
     step_complete(step_run=first, by=cast.responder, outcome="succeeded")
     step_approve(step_run=scale, by=approver())
-    key = executor.claim(scale.pk, worker="w")
+    key = present(executor.claim(scale.pk, worker="w"))
     executor.sweep(now=timezone.now() + timedelta(hours=1))
     from runbooks.actions import ActionResult
 

@@ -197,7 +197,7 @@ class Command(BaseCommand):
         services.postmortem_update(
             postmortem=postmortem, by=by, users_affected=1200 + incident.pk * 37,
             sections={
-                "summary": f"{incident.title}. The incident lasted {int(incident.time_to_resolve.total_seconds() // 60)} minutes.",
+                "summary": f"{incident.title}. The incident lasted {int((incident.time_to_resolve or timedelta()).total_seconds() // 60)} minutes.",
                 "impact": "Some customers saw errors or slow responses; no data was lost.",
                 "root-cause": f"The incident was caused by {cause}.",
                 "went-well": "Alerting fired within two minutes; the rollback procedure worked.",

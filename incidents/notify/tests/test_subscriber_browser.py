@@ -15,6 +15,7 @@ from incidents.notify import services, subscribers
 from incidents.notify.tests.receivers import smtp_server
 from incidents.services import incident_post_update
 from portal.tests.factories import ServiceFactory, declare
+from portal.tests.support import present
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -44,8 +45,8 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: None)
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    api = ServiceFactory(slug="api", name="Public API")
-    ServiceFactory(slug="web", name="Website")
+    api = ServiceFactory.create(slug="api", name="Public API")
+    ServiceFactory.create(slug="web", name="Website")
     with smtp_server() as (port, box), override_settings(
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port,
         EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, PUBLIC_URL=live_asgi.url,
@@ -60,7 +61,7 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
         page.get_by_text("Check your inbox").wait_for()
 
         deliver_everything()
-        confirm = re.search(r"Confirm: (\S+)", box.messages[0][2].get_content()).group(1)
+        confirm = present(re.search(r"Confirm: (\S+)", box.messages[0][2].get_content())).group(1)
         page.goto(confirm)
         page.click("button[type=submit]")
         page.get_by_text("Subscription confirmed").wait_for()
@@ -71,7 +72,7 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
         deliver_everything()
         update = box.messages[-1][2]
         assert update["Subject"] == "API errors: Investigating" and "a fix is rolling out" in update.get_content()
-        page.goto(re.search(r"Unsubscribe: (\S+)", update.get_content()).group(1))
+        page.goto(present(re.search(r"Unsubscribe: (\S+)", update.get_content())).group(1))
         page.click("button[type=submit]")
         page.get_by_text("Unsubscribed").wait_for()
         browser.close()

@@ -14,9 +14,9 @@ from portal.tests.factories import UserFactory
 def crew(db: Any) -> dict[str, Any]:
     """Two people rotating weekly in a primary schedule, a lead, and a policy: the primary
     at once, the lead after 5 minutes, repeated once."""
-    ada = UserFactory(username="ada", first_name="Ada", last_name="Lovelace", email="ada@example.com", role=OrgRole.RESPONDER)
-    bob = UserFactory(username="bob", first_name="Bob", last_name="Stone", email="bob@example.com", role=OrgRole.RESPONDER)
-    lead = UserFactory(username="lead", first_name="Lee", last_name="Lead", email="lead@example.com", role=OrgRole.MANAGER)
+    ada = UserFactory.create(username="ada", first_name="Ada", last_name="Lovelace", email="ada@example.com", role=OrgRole.RESPONDER)
+    bob = UserFactory.create(username="bob", first_name="Bob", last_name="Stone", email="bob@example.com", role=OrgRole.RESPONDER)
+    lead = UserFactory.create(username="lead", first_name="Lee", last_name="Lead", email="lead@example.com", role=OrgRole.MANAGER)
     schedule = Schedule.objects.create(slug="primary", name="Primary", time_zone="Europe/Berlin")
     layer = ScheduleLayer.objects.create(schedule=schedule, name="Weekly", rotation=Rotation.WEEKLY,
                                          rotation_start=datetime(2026, 1, 5, 8, 0, tzinfo=UTC))

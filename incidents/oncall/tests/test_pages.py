@@ -44,7 +44,7 @@ def test_my_notification_settings_add_methods_and_rules_and_refuse_bad_input(cre
 
 
 def test_the_war_room_shows_paging_and_acknowledges_and_the_dashboard_names_who_is_on_call(crew, client, django_capture_on_commit_callbacks) -> None:
-    service = ServiceFactory(slug="checkout", name="Checkout")  # paged through the default policy
+    service = ServiceFactory.create(slug="checkout", name="Checkout")  # paged through the default policy
     client.force_login(crew["bob"])
     with time_machine.travel(T0, tick=False):
         with django_capture_on_commit_callbacks(execute=True):

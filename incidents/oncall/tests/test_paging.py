@@ -108,8 +108,8 @@ def test_a_non_paging_severity_or_an_acknowledged_incident_pages_no_one(crew, cl
 
 
 def test_the_severity_policy_wins_over_the_service_and_team_policies(crew, clock) -> None:
-    team = TeamFactory(slug="payments")
-    service = ServiceFactory(slug="checkout", team=team)
+    team = TeamFactory.create(slug="payments")
+    service = ServiceFactory.create(slug="checkout", team=team)
     team_policy = EscalationPolicy.objects.create(slug="team", name="Team")
     team_policy.teams.add(team)
     incident = declare(title="x", sev="SEV2", impacts={service: "major_outage"})
@@ -123,7 +123,7 @@ def test_the_severity_policy_wins_over_the_service_and_team_policies(crew, clock
 
 
 def test_the_sweeper_starts_paging_that_the_subscriber_missed_and_a_team_step_pages_its_members(crew, clock) -> None:
-    team = TeamFactory(slug="dba")
+    team = TeamFactory.create(slug="dba")
     team.members.add(crew["bob"], crew["lead"])
     step = EscalationStep.objects.get(policy=crew["policy"], position=0)
     step.teams.add(team)

@@ -16,8 +16,8 @@ BERLIN = ZoneInfo("Europe/Berlin")
 NEW_YORK = ZoneInfo("America/New_York")
 
 
-def utc(*args: int) -> datetime:
-    return datetime(*args, tzinfo=UTC)
+def utc(year: int, month: int, day: int, hour: int = 0, minute: int = 0) -> datetime:
+    return datetime(year, month, day, hour, minute, tzinfo=UTC)
 
 
 def make_schedule(tz: str, rotation: str, start: datetime, people: list, *, hours: int | None = None, **layer: object) -> Schedule:
@@ -30,7 +30,7 @@ def make_schedule(tz: str, rotation: str, start: datetime, people: list, *, hour
 
 @pytest.fixture
 def people(db: object) -> list:
-    return [UserFactory(username=name, first_name=name.title(), last_name="") for name in ("ada", "bob", "cy")]
+    return [UserFactory.create(username=name, first_name=name.title(), last_name="") for name in ("ada", "bob", "cy")]
 
 
 def test_a_daily_handoff_stays_at_nine_local_across_the_spring_change(people: list) -> None:
