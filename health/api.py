@@ -38,11 +38,11 @@ LIST_FILTERS = [
 
 
 class ResultPagination(NewestFirstCursorPagination):
-    ordering = ("-started_at", "-id")  # type: ignore[assignment]  # DRF takes a string or a sequence
+    ordering = ("-started_at", "-id")
 
 
 class RollupPagination(NewestFirstCursorPagination):
-    ordering = ("-bucket", "-id")  # type: ignore[assignment]  # DRF takes a string or a sequence
+    ordering = ("-bucket", "-id")
 
 
 @extend_schema_view(

@@ -239,7 +239,7 @@ def _commander(roles: list[dict[str, Any]]) -> dict[str, Any] | None:
     return next((r["user"] for r in roles if r["role"] == IncidentRole.COMMANDER), None)
 
 
-def incident_list_rows(rows: list[dict]) -> list[dict]:  # type: ignore[type-arg]
+def incident_list_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
     related = incident_related([row["id"] for row in rows], roles=[IncidentRole.COMMANDER])
     return [
         {

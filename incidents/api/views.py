@@ -165,7 +165,7 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         rows = selectors.incident_list_values()
         if not request.query_params.keys().isdisjoint(IncidentFilter.base_filters):
             rows = self.filter_queryset(rows)
-        page: list[dict[str, Any]] = self.paginate_queryset(rows) or []  # type: ignore[arg-type,assignment]  # rows are dicts (values())
+        page: list[dict[str, Any]] = self.paginate_queryset(rows) or []  # rows are dicts (values())
         return self.get_paginated_response(selectors.incident_list_rows(page))
 
     def retrieve(self, request: Request, pk: str) -> Response:

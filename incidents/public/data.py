@@ -64,22 +64,22 @@ def incident_impact(incident: Incident) -> str:
 # What `public_incident_qs` and `_maintenance_qs` prefetch (`to_attr`), typed once.
 def updates_of(incident: Incident) -> list[PublicUpdate]:
     """The incident's posted public updates, newest first."""
-    return incident.updates  # type: ignore[attr-defined, no-any-return]
+    return incident.updates  # type: ignore[attr-defined]
 
 
 def impacts_of(incident: Incident) -> list[IncidentService]:
     """The incident's impacts on public services, in display order."""
-    return incident.public_impacts  # type: ignore[attr-defined, no-any-return]
+    return incident.public_impacts  # type: ignore[attr-defined]
 
 
 def components_of(update: PublicUpdate) -> list[PublicUpdateComponent]:
     """The public components an update names."""
-    return update.public_components  # type: ignore[attr-defined, no-any-return]
+    return update.public_components  # type: ignore[attr-defined]
 
 
 def services_of(window: MaintenanceWindow) -> list[Service]:
     """The window's public services."""
-    return window.public_services  # type: ignore[attr-defined, no-any-return]
+    return window.public_services  # type: ignore[attr-defined]
 
 
 def public_status(incident: Incident) -> str:

@@ -18,7 +18,7 @@ Django's collector would load every referring row.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -154,7 +154,7 @@ def _lock(model: type[M], instance: M) -> M:
 # Services ----------------------------------------------------------------------------
 
 
-def _link_key(link: dict[str, Any]) -> tuple[str, str, str]:
+def _link_key(link: Mapping[str, Any]) -> tuple[str, str, str]:
     return (link["kind"], link["label"], link["url"])
 
 

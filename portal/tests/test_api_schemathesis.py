@@ -116,6 +116,8 @@ def _problem_key(case: Any, failure: Any, status: int) -> tuple[str, str, int]:
     return (f"{case.method.upper()} {case.path}", type(failure).__name__, status)
 
 
+# Thousands of generated requests: minutes on a loaded machine, well past the per-test hang limit.
+@pytest.mark.timeout(1200)
 @pytest.mark.usefixtures("seeded_transactional_db")
 def test_the_api_honours_its_openapi_schema_under_generated_input() -> None:
     token, real = _seed()
