@@ -366,7 +366,7 @@ class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         if incident is None:
 
             raise ValidationFailed("No such incident.", fields={"incident": [f"No incident {data['incident']!r}."]})
-        postmortem = services.postmortem_start(incident=incident, by=request.user)
+        postmortem = services.postmortem_start(incident=incident, by=request.user, template=data["template"])
         return self._detail(postmortem, status.HTTP_201_CREATED)
 
     @extend_schema(summary="Edit sections and impact", request=s.PostmortemUpdateInput, responses=s.PostmortemSerializer)
