@@ -72,6 +72,31 @@ class Postmortem(models.Model):
         """How long users were affected: as reported, else the incident's duration."""
         return self.impact_duration if self.impact_duration is not None else self.duration
 
+    @property
+    def impact_duration_text(self) -> str:
+        return duration_text(self.impact_duration_shown)
+
+    @property
+    def users_affected_percent_text(self) -> str:
+        """12.50 as "12.5", 20.00 as "20"."""
+        value = self.users_affected_percent
+        return "" if value is None else f"{Decimal(value).normalize():f}"
+
+    @property
+    def duration_text(self) -> str:
+        return duration_text(self.duration)
+
+
+def duration_text(duration: timedelta | None) -> str:
+    """"2 h 5 min", "45 min", "3 d 4 h": how pages show a duration."""
+    if duration is None:
+        return ""
+    minutes = int(duration.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes and not days else ""]
+    return " ".join(p for p in parts if p) or "0 min"
+
 
 class PostmortemSection(models.Model):
     postmortem = models.ForeignKey(Postmortem, on_delete=models.CASCADE, related_name="sections")
