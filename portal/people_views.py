@@ -139,7 +139,7 @@ def person_invite(request: HttpRequest, pk: int) -> HttpResponse:
         text, status = exc.message, exc.status_code
     else:
         text, status = f"Invitation sent to {person.email}.", 200
-    if request.htmx:
+    if getattr(request, "htmx", False):
         return render(request, "portal/partials/invite_outcome.html", {"text": text, "ok": status == 200}, status=status)
     (messages.success if status == 200 else messages.error)(request, text)
     return redirect("person-edit", pk=person.pk)

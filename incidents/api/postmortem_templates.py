@@ -22,7 +22,8 @@ class TemplateSectionSerializer(serializers.Serializer):
     key = serializers.SlugField(max_length=template_services.MAX_KEY, required=False, allow_blank=True,
                                 help_text="Names the section in a postmortem; made from the title when left out.")  # fmt: skip
     title = CleanCharField(max_length=template_services.MAX_SECTION_TITLE)
-    required = serializers.BooleanField(default=False, help_text="Must be filled in before the postmortem is published.")
+    # A field named like Field.required: the serializer's metaclass takes it out of the class.
+    required = serializers.BooleanField(default=False, help_text="Must be filled in before the postmortem is published.")  # type: ignore[assignment]
     prompt = CleanMultilineCharField(max_length=template_services.MAX_HELP, required=False, allow_blank=True, default="",
                                      help_text="Help text shown under the section's title.")  # fmt: skip
 
@@ -39,7 +40,12 @@ class PostmortemTemplateInput(serializers.Serializer):
     name = CleanCharField(max_length=template_services.MAX_NAME)
     description = CleanMultilineCharField(max_length=template_services.MAX_DESCRIPTION, required=False, allow_blank=True)
     is_default = serializers.BooleanField(required=False, help_text="Used when a postmortem starts without naming a template.")
-    sections = TemplateSectionSerializer(many=True, max_length=template_services.MAX_SECTIONS)
+    sections = TemplateSectionSerializer(many=True)
+
+    def validate_sections(self, value: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        if len(value) > template_services.MAX_SECTIONS:
+            raise serializers.ValidationError(f"At most {template_services.MAX_SECTIONS} sections.")
+        return value
 
 
 @extend_schema_view(

@@ -38,7 +38,9 @@ def eager(settings: Any) -> Any:
 
 
 def _link() -> str:
-    return "/" + re.search(r"https?://\S+", mail.outbox[-1].body).group(0).split("://", 1)[1].split("/", 1)[1]
+    found = re.search(r"https?://\S+", str(mail.outbox[-1].body))
+    assert found is not None
+    return "/" + found.group(0).split("://", 1)[1].split("/", 1)[1]
 
 
 def test_a_manager_adds_a_person_who_accepts_the_invitation_once(cast: Any, client: Client, eager: Any,

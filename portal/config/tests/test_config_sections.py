@@ -71,7 +71,7 @@ def test_a_changed_rule_replaces_the_windows_not_started_and_keeps_the_others() 
     with time_machine.travel(NOW, tick=False):
         apply("p1_p4.yaml", prune=True)
         recurrence = MaintenanceRecurrence.objects.get()
-        first = recurrence.windows.order_by("scheduled_start").first()
+        first = recurrence.windows.order_by("scheduled_start")[0]
     with time_machine.travel(datetime(2026, 3, 3, 2, 5, tzinfo=UTC), tick=False):
         maintenance_change_status(window=first, status=MaintenanceStatus.IN_PROGRESS, by=None)
         document = _document("p1_p4.yaml")
