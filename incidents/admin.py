@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django import forms
 from django.contrib import admin
 from django.db.models import QuerySet
 from django.forms.models import BaseInlineFormSet
@@ -277,10 +278,45 @@ class MessageTemplateAdmin(ThroughServiceAdmin):
     search_fields = ["name", "body"]
 
 
+class PostmortemTemplateAdminForm(forms.ModelForm):
+    class Meta:
+        model = PostmortemTemplate
+        fields = ["name", "description", "is_default", "sections"]
+
+    def _get_validation_exclusions(self) -> set[str]:
+        # The one-default constraint is the service's to keep: making this template
+        # the default takes it from the previous one in the same transaction.
+        return set(super()._get_validation_exclusions()) | {"is_default"}
+
+    def clean_sections(self) -> Any:
+        """The sections as the template services store them, or every error by index."""
+        from incidents.services.postmortem_templates import clean_sections
+        from portal.errors import ValidationFailed
+
+        value = self.cleaned_data.get("sections")
+        try:
+            return clean_sections(value if isinstance(value, list) else [value])
+        except ValidationFailed as exc:
+            raise forms.ValidationError([f"{name}: {' '.join(messages)}" for name, messages in exc.fields.items()]) from None
+
+
 @admin.register(PostmortemTemplate)
 class PostmortemTemplateAdmin(CleanTextAdminMixin, admin.ModelAdmin):
+    """Saved through the template services (the one default taken over, an audit line)."""
+
+    form = PostmortemTemplateAdminForm
     list_display = ["name", "is_default"]
     search_fields = ["name"]
+
+    def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
+        from incidents.services import postmortem_templates as template_services
+
+        data = {name: form.cleaned_data[name] for name in ("name", "description", "is_default", "sections")}
+        if change:
+            saved = template_services.postmortem_template_update(template=obj.pk, by=request.user, **data)
+        else:
+            saved = template_services.postmortem_template_create(by=request.user, **data)
+        obj.pk = saved.pk
 
 
 class SectionInline(CleanTextAdminMixin, admin.StackedInline):

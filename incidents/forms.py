@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, cast
 
 from django import forms
@@ -18,6 +19,7 @@ from incidents.models import (
     MessageTemplate,
     MessageTemplateKind,
     PostmortemStatus,
+    PostmortemTemplate,
     Service,
     Severity,
     Visibility,
@@ -147,10 +149,41 @@ class MaintenanceStatusForm(forms.Form):
 
 
 class PostmortemForm(forms.Form):
-    """One textarea per section of the postmortem, plus its figures."""
+    """One textarea per section of the postmortem, plus the impact figures."""
 
-    users_affected = forms.IntegerField(required=False, min_value=0)
-    revenue_impact = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=2)
+    users_affected = forms.IntegerField(required=False, min_value=0, max_value=2**31 - 1, label="Users affected")
+    users_affected_percent = forms.DecimalField(
+        required=False, min_value=0, max_value=100, max_digits=5, decimal_places=2, label="Users affected (%)"
+    )
+    impact_duration_minutes = forms.IntegerField(
+        required=False, min_value=0, max_value=366 * 24 * 60, label="Affected for (minutes)",
+        help_text="Left empty, the incident's own duration is shown.",
+    )  # fmt: skip
+    revenue_impact = forms.DecimalField(required=False, min_value=0, max_digits=14, decimal_places=2, label="Revenue impact")
+
+    def impact(self) -> dict[str, Any]:
+        """The figures as `postmortem_update` takes them (empty clears one)."""
+        data = self.cleaned_data
+        minutes = data.get("impact_duration_minutes")
+        return {
+            "users_affected": data.get("users_affected"),
+            "users_affected_percent": data.get("users_affected_percent"),
+            "impact_duration": timedelta(minutes=minutes) if minutes is not None else None,
+            "revenue_impact": data.get("revenue_impact"),
+        }
+
+    def impact_fields(self) -> list[Any]:
+        return [self[name] for name in ("users_affected", "users_affected_percent", "impact_duration_minutes", "revenue_impact")]
+
+    @staticmethod
+    def initial_for(postmortem: Any) -> dict[str, Any]:
+        duration = postmortem.impact_duration
+        return {
+            "users_affected": postmortem.users_affected,
+            "users_affected_percent": postmortem.users_affected_percent,
+            "impact_duration_minutes": int(duration.total_seconds() // 60) if duration is not None else None,
+            "revenue_impact": postmortem.revenue_impact,
+        }
 
     def __init__(self, *args: Any, sections: list[Any], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -173,6 +206,32 @@ class PostmortemForm(forms.Form):
 
     def section_fields(self) -> list[tuple[Any, Any]]:
         return [(self[name], section) for name, section in self.section_keys]
+
+
+class PostmortemStartForm(forms.Form):
+    template = forms.ModelChoiceField(queryset=PostmortemTemplate.objects.order_by("-is_default", "name"), required=False,
+                                      empty_label=None, label="Template")  # fmt: skip
+
+
+class PostmortemTemplateForm(forms.Form):
+    name = CleanFormCharField(max_length=120)
+    description = CleanFormCharField(multiline=True, required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2}))
+    is_default = forms.BooleanField(required=False, label="Default for new postmortems")
+
+
+class TemplateSectionForm(forms.Form):
+    title = CleanFormCharField(max_length=120)
+    key = forms.SlugField(max_length=64, required=False, help_text="Made from the title when empty.")
+    required = forms.BooleanField(required=False, label="Required to publish")
+    prompt = CleanFormCharField(multiline=True, required=False, max_length=2000, label="Help text",
+                                widget=forms.Textarea(attrs={"rows": 2}))  # fmt: skip
+
+
+# Rows are ordered by their number (ORDER) and removed with DELETE; one empty row
+# is offered for a new section (the page's "Add a section" adds more with htmx).
+TemplateSectionFormSet = forms.formset_factory(
+    TemplateSectionForm, extra=1, can_order=True, can_delete=True, max_num=40, validate_max=True
+)
 
 
 class PostmortemStatusForm(forms.Form):

@@ -18,6 +18,7 @@ from incidents.models import (
     MaintenanceStatus,
     MaintenanceWindow,
     Postmortem,
+    PostmortemTemplate,
     RoleAssignment,
     Service,
     ServiceGroup,
@@ -166,7 +167,12 @@ def maintenance_qs() -> QuerySet[MaintenanceWindow]:
 
 
 def postmortem_qs() -> QuerySet[Postmortem]:
-    return Postmortem.objects.select_related("incident", "owner").prefetch_related("sections", "action_items__owner")
+    return Postmortem.objects.select_related("incident", "owner", "template").prefetch_related("sections", "action_items__owner")
+
+
+def postmortem_template_qs() -> QuerySet[PostmortemTemplate]:
+    """Templates as pickers and the API list them: the default first, then by name."""
+    return PostmortemTemplate.objects.order_by("-is_default", "name")
 
 
 # --- the incident list as plain rows ------------------------------------------------------

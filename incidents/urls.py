@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.urls import path
 
 from incidents import views
+from incidents.views import postmortem_templates
 
 urlpatterns = [
     path("", views.dashboard, name="dashboard"),
@@ -28,6 +29,11 @@ urlpatterns = [
     path("incidents/<str:ref>/postmortem/view/", views.postmortem_view, name="postmortem-view"),
     path("action-items/<int:pk>/status/", views.action_item_status, name="action-item-status"),
     path("postmortems/", views.postmortem_list, name="postmortem-list"),
+    path("postmortems/templates/", postmortem_templates.postmortem_template_list, name="postmortem-templates"),
+    path("postmortems/templates/new/", postmortem_templates.postmortem_template_edit, name="postmortem-template-new"),
+    path("postmortems/templates/section/", postmortem_templates.postmortem_template_section, name="postmortem-template-section"),
+    path("postmortems/templates/<int:pk>/", postmortem_templates.postmortem_template_edit, name="postmortem-template-edit"),
+    path("postmortems/templates/<int:pk>/delete/", postmortem_templates.postmortem_template_delete, name="postmortem-template-delete"),
     path("services/", views.service_list, name="service-list"),
     path("services/<slug:slug>/", views.service_detail, name="service-detail"),
     path("maintenance/", views.maintenance, name="maintenance"),

@@ -270,6 +270,8 @@ else:
     EMAIL_BACKEND = "incidents.notify.outbox.OutboxBackend"
 EMAIL_FILE_PATH = DATA_DIR / "outbox"
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Incident Portal <portal@localhost>")
+# How long an invitation's link to choose a password works (it also stops once used).
+INVITATION_MAX_AGE_DAYS = env_int("INVITATION_MAX_AGE_DAYS", 7, minimum=1, maximum=90)
 # Outgoing webhooks never reach cloud metadata addresses; add more networks here
 # (e.g. "10.0.0.0/8,127.0.0.0/8" in production).
 NOTIFY_DENY_NETWORKS = env_list("NOTIFY_DENY_NETWORKS")

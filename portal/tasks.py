@@ -37,28 +37,24 @@ def beat_heartbeat() -> str:
     return now
 
 
-
 @app.task(name="portal.tasks.send_invitation", ignore_result=True, autoretry_for=(OSError,), retry_backoff=True, max_retries=5)
 def send_invitation(user_id: int) -> bool:
-    """Email an invitation with a link to choose a password. The link is Django's
-    password-reset token: it stops working once a password is set, so a second
-    run sends a second working link to the same person and nothing else."""
+    """Email an invitation with a link to choose a password (portal/invitations.py):
+    signed, expiring, and spent once a password is set, so a second run sends a
+    second working link to the same person and nothing else."""
     from django.contrib.auth import get_user_model
-    from django.contrib.auth.tokens import default_token_generator
     from django.core.mail import send_mail
-    from django.urls import reverse
-    from django.utils.encoding import force_bytes
-    from django.utils.http import urlsafe_base64_encode
+
+    from portal.invitations import invitation_url
 
     user = get_user_model().objects.filter(pk=user_id, is_active=True).first()
     if user is None or not user.email:
         return False
-    link = settings.PUBLIC_URL + reverse(
-        "password_reset_confirm", kwargs={"uidb64": urlsafe_base64_encode(force_bytes(user.pk)), "token": default_token_generator.make_token(user)}
-    )
+    days = settings.INVITATION_MAX_AGE_DAYS
     send_mail(
         "You are invited to the incident portal",
-        f"Hello {user.get_full_name() or user.username},\n\nYour account is {user.username}. Choose a password here:\n{link}\n",
+        f"Hello {user.get_full_name() or user.username},\n\nYour account is {user.username}. Choose a password here "
+        f"(the link works once, for {days} days):\n{invitation_url(user)}\n",
         None,
         [user.email],
     )

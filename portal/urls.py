@@ -14,6 +14,7 @@ from drf_spectacular.views import SpectacularAPIView
 
 from health import observability_views
 from incidents.integrations.pipeline import registry as integration_registry
+from portal import people_views
 from portal.api_docs import api_docs
 
 
@@ -27,7 +28,9 @@ def favicon(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase
 urlpatterns = [
     path("favicon.ico", favicon, name="favicon"),
     path("admin/", admin.site.urls),
+    path("accounts/invitation/", include(people_views.invitation_urlpatterns)),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("people/", include(people_views.urlpatterns)),
     path("lockouts/", include("portal.lockouts.views")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", api_docs, name="api-docs"),

@@ -375,9 +375,8 @@ class PostmortemViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewse
         pk = Incident.id_from_reference(data["incident"])
         incident = Incident.objects.filter(pk=pk).first() if pk is not None else None
         if incident is None:
-
             raise ValidationFailed("No such incident.", fields={"incident": [f"No incident {data['incident']!r}."]})
-        postmortem = services.postmortem_start(incident=incident, by=request.user)
+        postmortem = services.postmortem_start(incident=incident, by=request.user, template=data["template"])
         return self._detail(postmortem, status.HTTP_201_CREATED)
 
     @extend_schema(summary="Edit sections and impact", request=ps.PostmortemUpdateInput, responses=ps.PostmortemSerializer)

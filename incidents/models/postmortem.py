@@ -1,8 +1,10 @@
 from __future__ import annotations
 
 from datetime import timedelta
+from decimal import Decimal
 
 from django.conf import settings
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from incidents.models.incident import Incident
@@ -15,12 +17,15 @@ class PostmortemStatus(models.TextChoices):
 
 
 class PostmortemTemplate(models.Model):
-    """Sections as a list of {"key", "title", "required", "prompt"}; the default one is used
-    when a postmortem is started without naming a template."""
+    """Sections as a list of {"key", "title", "required", "prompt"}, in order; the default
+    one is used when a postmortem is started without naming a template. A postmortem
+    copies the sections when it starts, so editing a template never rewrites one."""
 
     name = models.CharField(max_length=120, unique=True)
+    description = models.TextField(blank=True)
     is_default = models.BooleanField(default=False)
     sections = models.JSONField(default=list)
+    updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
         ordering = ["name"]
@@ -35,7 +40,16 @@ class PostmortemTemplate(models.Model):
 class Postmortem(models.Model):
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="postmortem")
     status = models.CharField(max_length=16, choices=PostmortemStatus.choices, default=PostmortemStatus.DRAFT)
+    template = models.ForeignKey(PostmortemTemplate, null=True, blank=True, on_delete=models.SET_NULL, related_name="postmortems")
+    # The impact a team reports: users affected as a count, a share of all users, or
+    # both; how long they were affected (which can differ from the incident's own
+    # duration); and the revenue lost.
     users_affected = models.PositiveIntegerField(null=True, blank=True)
+    users_affected_percent = models.DecimalField(
+        max_digits=5, decimal_places=2, null=True, blank=True,
+        validators=[MinValueValidator(Decimal(0)), MaxValueValidator(Decimal(100))],
+    )  # fmt: skip
+    impact_duration = models.DurationField(null=True, blank=True)
     revenue_impact = models.DecimalField(max_digits=14, decimal_places=2, null=True, blank=True)
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     created_at = models.DateTimeField(auto_now_add=True)
@@ -50,7 +64,38 @@ class Postmortem(models.Model):
 
     @property
     def duration(self) -> timedelta | None:
+        """How long the incident lasted (open to resolved)."""
         return self.incident.time_to_resolve
+
+    @property
+    def impact_duration_shown(self) -> timedelta | None:
+        """How long users were affected: as reported, else the incident's duration."""
+        return self.impact_duration if self.impact_duration is not None else self.duration
+
+    @property
+    def impact_duration_text(self) -> str:
+        return duration_text(self.impact_duration_shown)
+
+    @property
+    def users_affected_percent_text(self) -> str:
+        """12.50 as "12.5", 20.00 as "20"."""
+        value = self.users_affected_percent
+        return "" if value is None else f"{Decimal(value).normalize():f}"
+
+    @property
+    def duration_text(self) -> str:
+        return duration_text(self.duration)
+
+
+def duration_text(duration: timedelta | None) -> str:
+    """"2 h 5 min", "45 min", "3 d 4 h": how pages show a duration."""
+    if duration is None:
+        return ""
+    minutes = int(duration.total_seconds() // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    parts = [f"{days} d" if days else "", f"{hours} h" if hours else "", f"{minutes} min" if minutes and not days else ""]
+    return " ".join(p for p in parts if p) or "0 min"
 
 
 class PostmortemSection(models.Model):

@@ -68,9 +68,15 @@ def maintenance_update(
     scheduled_start: datetime | None = None,
     scheduled_end: datetime | None = None,
     services: Iterable[Service] | None = None,
+    visibility: str | None = None,
 ) -> MaintenanceWindow:
     pk = window if isinstance(window, int) else window.pk
     window = MaintenanceWindow.objects.select_for_update().get(pk=pk)
+    was_public = window.visibility == Visibility.PUBLIC
+    if visibility is not None:
+        if visibility not in Visibility.values:
+            raise ValidationFailed("Unknown visibility.", fields={"visibility": [f"Choose one of {Visibility.values}."]})
+        window.visibility = visibility
     if title is not None:
         window.title = clean_field(title, "title", max_length=MAX_TITLE, required=True)
     if description is not None:
@@ -84,8 +90,25 @@ def maintenance_update(
         if not services:
             raise ValidationFailed("Name at least one service.", fields={"services": ["Choose at least one service."]})
         window.services.set(services)
-    events.publish("maintenance.updated", public=window.visibility == Visibility.PUBLIC, maintenance_id=window.pk)
+    events.publish("maintenance.updated", public=was_public or window.visibility == Visibility.PUBLIC, maintenance_id=window.pk)
     return window
+
+
+@transaction.atomic
+def maintenance_cancel_scheduled(*, window: MaintenanceWindow | int, by: Any) -> None:
+    """Remove a window that has not started (it never happened, so it leaves no
+    history); one that started is completed instead, through its status."""
+    pk = window if isinstance(window, int) else window.pk
+    locked = MaintenanceWindow.objects.select_for_update().filter(pk=pk).first()
+    if locked is None:
+        return
+    if locked.status != M.SCHEDULED:
+        raise InvalidTransition(
+            "This maintenance has started; complete it instead.", current=locked.status, requested="deleted", allowed=()
+        )
+    public = locked.visibility == Visibility.PUBLIC
+    locked.delete()
+    events.publish("maintenance.cancelled", public=public, maintenance_id=pk)
 
 
 @transaction.atomic

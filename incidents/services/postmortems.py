@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
+from datetime import date, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.db import transaction
@@ -78,7 +79,9 @@ def postmortem_start(*, incident: Incident | int, by: Any, template: PostmortemT
         raise Conflict("This incident already has a postmortem.")
     template = template or PostmortemTemplate.objects.filter(is_default=True).first()
     sections = template.sections if template else DEFAULT_SECTIONS
-    postmortem = Postmortem.objects.create(incident=incident, owner=by if getattr(by, "is_authenticated", False) else None)
+    postmortem = Postmortem.objects.create(
+        incident=incident, template=template, owner=by if getattr(by, "is_authenticated", False) else None
+    )
     for position, spec in enumerate(sections):
         key = spec["key"]
         PostmortemSection.objects.create(
@@ -103,16 +106,39 @@ def _lock(postmortem: Postmortem | int) -> Postmortem:
     return Postmortem.objects.select_for_update().select_related("incident").get(pk=pk)
 
 
+_UNSET: Any = object()
+MAX_IMPACT_DURATION = timedelta(days=366)
+
+
+def _check_impact(users_affected: Any, users_affected_percent: Any, impact_duration: Any, revenue_impact: Any) -> None:
+    errors: dict[str, list[str]] = {}
+    if users_affected not in (_UNSET, None) and users_affected < 0:
+        errors["users_affected"] = ["Zero or more."]
+    if users_affected_percent not in (_UNSET, None) and not Decimal(0) <= Decimal(users_affected_percent) <= Decimal(100):
+        errors["users_affected_percent"] = ["A percentage, from 0 to 100."]
+    if impact_duration not in (_UNSET, None) and not timedelta(0) <= impact_duration <= MAX_IMPACT_DURATION:
+        errors["impact_duration"] = ["From zero to a year."]
+    if revenue_impact not in (_UNSET, None) and Decimal(revenue_impact) < 0:
+        errors["revenue_impact"] = ["Zero or more."]
+    if errors:
+        raise ValidationFailed("The impact figures are not valid.", fields=errors)
+
+
 @transaction.atomic
 def postmortem_update(
     *,
     postmortem: Postmortem | int,
     by: Any,
     sections: Mapping[str, str] | None = None,
-    users_affected: int | None = None,
-    revenue_impact: Any = None,
+    users_affected: int | None = _UNSET,
+    users_affected_percent: Decimal | None = _UNSET,
+    impact_duration: timedelta | None = _UNSET,
+    revenue_impact: Decimal | None = _UNSET,
     owner: Any = None,
 ) -> Postmortem:
+    """Section bodies and the reported impact. An impact figure left out is kept;
+    given as None it is cleared."""
+    _check_impact(users_affected, users_affected_percent, impact_duration, revenue_impact)
     postmortem = _lock(postmortem)
     if sections:
         existing = {s.key: s for s in postmortem.sections.all()}
@@ -124,10 +150,11 @@ def postmortem_update(
             section = existing[key]
             section.body = body
             section.save(update_fields=["body", "updated_at"])
-    if users_affected is not None:
-        postmortem.users_affected = users_affected
-    if revenue_impact is not None:
-        postmortem.revenue_impact = revenue_impact
+    figures = {"users_affected": users_affected, "users_affected_percent": users_affected_percent,
+               "impact_duration": impact_duration, "revenue_impact": revenue_impact}  # fmt: skip
+    for name, value in figures.items():
+        if value is not _UNSET:
+            setattr(postmortem, name, value)
     if owner is not None:
         postmortem.owner = owner
     postmortem.save()
@@ -196,9 +223,6 @@ def action_item_create(
     )
     events.publish("postmortem.action_item_changed", incident_id=postmortem.incident_id, public=False, action_item_id=item.pk)
     return item
-
-
-_UNSET: Any = object()
 
 
 @transaction.atomic

@@ -18,8 +18,8 @@ from dateutil.rrule import DAILY, rrulestr
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from incidents.models import MaintenanceRecurrence, MaintenanceWindow, Service, Visibility
-from incidents.services.maintenance import maintenance_schedule
+from incidents.models import MaintenanceRecurrence, MaintenanceStatus, MaintenanceWindow, Service, Visibility
+from incidents.services.maintenance import maintenance_cancel_scheduled, maintenance_schedule
 from incidents.services.text import MAX_BODY, MAX_TITLE, clean_field
 from portal.errors import ValidationFailed
 
@@ -101,3 +101,62 @@ def maintenance_recurrence_materialise(*, recurrence: MaintenanceRecurrence, now
 
 def maintenance_recurrences_materialise_all(*, now: datetime | None = None) -> int:
     return sum(len(maintenance_recurrence_materialise(recurrence=r, now=now)) for r in MaintenanceRecurrence.objects.all())
+
+
+def _future_scheduled(recurrence: MaintenanceRecurrence, now: datetime) -> list[MaintenanceWindow]:
+    return list(recurrence.windows.filter(status=MaintenanceStatus.SCHEDULED, scheduled_start__gt=now))
+
+
+@transaction.atomic
+def maintenance_recurrence_update(
+    *, recurrence: MaintenanceRecurrence | int, by: Any, now: datetime | None = None, **fields: Any
+) -> MaintenanceRecurrence:
+    """Change a recurring maintenance (title, description, rule, first_start,
+    timezone_name, duration, services, visibility). Its windows that have not
+    started are removed and materialised again from the new rule; windows that
+    started or happened stay as they were."""
+    now = now or timezone.now()
+    pk = recurrence if isinstance(recurrence, int) else recurrence.pk
+    recurrence = MaintenanceRecurrence.objects.select_for_update().get(pk=pk)
+    services = fields.pop("services", None)
+    if "timezone_name" in fields:
+        fields["timezone"] = fields.pop("timezone_name")
+    if "title" in fields:
+        fields["title"] = clean_field(fields["title"], "title", max_length=MAX_TITLE, required=True)
+    if "description" in fields:
+        fields["description"] = clean_field(fields["description"], "description", max_length=MAX_BODY, multiline=True)
+    if "rule" in fields:
+        fields["rule"] = (fields["rule"] or "").strip().removeprefix("RRULE:")
+    if "visibility" in fields and fields["visibility"] not in Visibility.values:
+        raise ValidationFailed("Unknown visibility.", fields={"visibility": [f"Choose one of {Visibility.values}."]})
+    unknown = set(fields) - {"title", "description", "rule", "first_start", "timezone", "duration", "visibility", "horizon_days"}
+    if unknown:
+        raise TypeError(f"Unknown fields: {sorted(unknown)}")
+    for name, value in fields.items():
+        setattr(recurrence, name, value)
+    _rule(recurrence.rule, recurrence.first_start, recurrence.timezone)
+    if recurrence.duration <= timedelta(0) or recurrence.duration > timedelta(days=7):
+        raise ValidationFailed("Bad duration.", fields={"duration": ["Between one minute and seven days."]})
+    recurrence.save()
+    if services is not None:
+        services = list(services)
+        if not services:
+            raise ValidationFailed("Name at least one service.", fields={"services": ["Choose at least one service."]})
+        recurrence.services.set(services)
+    for window in _future_scheduled(recurrence, now):
+        maintenance_cancel_scheduled(window=window, by=by)
+    maintenance_recurrence_materialise(recurrence=recurrence, now=now)
+    return recurrence
+
+
+@transaction.atomic
+def maintenance_recurrence_delete(*, recurrence: MaintenanceRecurrence | int, by: Any, now: datetime | None = None) -> None:
+    """Stop a recurring maintenance: its windows that have not started go too;
+    those that started or happened stay."""
+    pk = recurrence if isinstance(recurrence, int) else recurrence.pk
+    locked = MaintenanceRecurrence.objects.select_for_update().filter(pk=pk).first()
+    if locked is None:
+        return
+    for window in _future_scheduled(locked, now or timezone.now()):
+        maintenance_cancel_scheduled(window=window, by=by)
+    locked.delete()

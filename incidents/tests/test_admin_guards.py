@@ -174,3 +174,17 @@ def test_a_service_cannot_be_made_to_depend_on_itself_in_the_admin(boss: Client,
     with pytest.raises(AssertionError, match="refused"):
         _post_change_form(boss, url, {f"{dependencies}-TOTAL_FORMS": 1, f"{dependencies}-0-depends_on": cast.service.pk})
     assert not cast.service.depends_on.exists()
+
+
+def test_postmortem_template_sections_edited_in_the_admin_are_checked_and_saved_through_the_service(boss: Client) -> None:
+    from incidents.models import PostmortemTemplate
+
+    bad = boss.post("/admin/incidents/postmortemtemplate/add/", {"name": "Broken", "description": "", "sections": '[{"prompt": "no title"}]'})
+    assert bad.status_code == 200 and "sections.0.title" in bad.content.decode()
+    assert not PostmortemTemplate.objects.filter(name="Broken").exists()
+    good = boss.post("/admin/incidents/postmortemtemplate/add/",
+                     {"name": "Short", "description": "", "is_default": "on", "sections": '[{"title": "What happened", "required": true}]'})  # fmt: skip
+    assert good.status_code == 302
+    template = PostmortemTemplate.objects.get(name="Short")
+    assert template.sections == [{"key": "what-happened", "title": "What happened", "required": True, "prompt": ""}]
+    assert list(PostmortemTemplate.objects.filter(is_default=True).values_list("name", flat=True)) == ["Short"]

@@ -52,10 +52,7 @@ def _postmortem_or_404(incident: Incident) -> Postmortem:
 def _postmortem_context(request: HtmxHttpRequest, incident: Incident, postmortem: Postmortem, **extra: Any) -> dict[str, Any]:
     sections = list(postmortem.sections.all())
     extra.setdefault("item_form", f.ActionItemForm())
-    extra.setdefault("form", f.PostmortemForm(
-        sections=sections,
-        initial={"users_affected": postmortem.users_affected, "revenue_impact": postmortem.revenue_impact},
-    ))
+    extra.setdefault("form", f.PostmortemForm(sections=sections, initial=f.PostmortemForm.initial_for(postmortem)))
     from incidents.services.postmortems import POSTMORTEM_TRANSITIONS
 
     return _page_context(
@@ -76,7 +73,8 @@ def postmortem_edit(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     incident = _incident_or_404(ref)
     postmortem = Postmortem.objects.filter(incident=incident).first()
     if postmortem is None:
-        return render(request, "incidents/postmortem_start.html", _page_context(request, incident=incident))
+        start_form = f.PostmortemStartForm(initial={"template": selectors.postmortem_template_qs().filter(is_default=True).first()})
+        return render(request, "incidents/postmortem_start.html", _page_context(request, incident=incident, start_form=start_form))
     postmortem = _postmortem_or_404(incident)
     if request.method == "GET":
         return render(request, "incidents/postmortem_edit.html", _postmortem_context(request, incident, postmortem))
@@ -88,8 +86,7 @@ def postmortem_edit(request: HtmxHttpRequest, ref: str) -> HttpResponse:
                 postmortem=postmortem,
                 by=request.user,
                 sections=form.section_bodies(),
-                users_affected=form.cleaned_data["users_affected"],
-                revenue_impact=form.cleaned_data["revenue_impact"],
+                **form.impact(),
             )
         except DomainError as exc:
             form.add_error(None, _describe(exc))
@@ -105,8 +102,12 @@ def postmortem_edit(request: HtmxHttpRequest, ref: str) -> HttpResponse:
 def postmortem_start(request: HtmxHttpRequest, ref: str) -> HttpResponse:
     incident = _incident_or_404(ref)
     _require(request, RESPONDER)
+    form = f.PostmortemStartForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, _form_errors(form))
+        return _back(request, "postmortem-edit", incident.reference, status=400)
     try:
-        services.postmortem_start(incident=incident, by=request.user)
+        services.postmortem_start(incident=incident, by=request.user, template=form.cleaned_data["template"])
     except DomainError as exc:
         messages.error(request, _describe(exc))
         return _back(request, "postmortem-edit", incident.reference, status=exc.status_code)
@@ -126,8 +127,7 @@ def _save_sections(request: HtmxHttpRequest, postmortem: Postmortem) -> f.Postmo
         postmortem=postmortem,
         by=request.user,
         sections=form.section_bodies(),
-        users_affected=form.cleaned_data["users_affected"],
-        revenue_impact=form.cleaned_data["revenue_impact"],
+        **form.impact(),
     )
     return None
 

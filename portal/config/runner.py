@@ -10,13 +10,15 @@ apply it in one transaction.
 - The plan compares each item, with its defaults, to the exported current row:
   an object unchanged is not written, so applying the same document twice
   changes nothing the second time.
-- `prune` deletes the objects of a section the document lists but does not name;
-  a section the document leaves out is left alone.
+- `prune` deletes the objects of a section the document lists but does not name
+  (a section may keep some, see `prunable` in sections.py); a section the
+  document leaves out is left alone.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import date, datetime
 from typing import Any
 
 import jsonschema
@@ -33,9 +35,12 @@ MAX_DOCUMENT = 2 * 1024 * 1024
 SECTION_PATHS = [
     "incidents.config.SEVERITIES",
     "portal.config.teams.TEAMS",
+    "portal.config.people.PEOPLE",
     "incidents.config.SERVICE_GROUPS",
     "incidents.config.SERVICES",
     "incidents.config.MESSAGE_TEMPLATES",
+    "incidents.config_postmortems.POSTMORTEM_TEMPLATES",
+    "incidents.config_maintenance.MAINTENANCE",
     "incidents.integrations.config.INTEGRATIONS",
 ]
 
@@ -82,11 +87,25 @@ def path_of(parts: Any) -> str:
     return out or "(document)"
 
 
+def _timestamps_as_text(value: Any) -> Any:
+    """YAML reads an unquoted `2026-12-01T02:00:00Z` as a datetime; the document's
+    times are ISO 8601 text, as JSON has them."""
+    if isinstance(value, dict):
+        return {k: _timestamps_as_text(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_timestamps_as_text(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
 def load(text: str | bytes) -> Any:
     if len(text) > MAX_DOCUMENT:
         raise DocumentInvalid([f"(document): larger than {MAX_DOCUMENT // 1024} KB"])
     try:
-        return yaml.safe_load(text)
+        return _timestamps_as_text(yaml.safe_load(text))
     except yaml.YAMLError as exc:
         raise DocumentInvalid([f"(document): not YAML or JSON: {exc}"]) from None
 
@@ -142,7 +161,11 @@ def run(document: Any, *, dry_run: bool, prune: bool = False, by: Any = None) ->
             if section.name not in document:
                 continue
             items = document.get(section.name) or []
-            current = {str(row[section.key]): row for row in section.export()}
+            exported = section.export()
+            # What an item is compared with: the export, or, where a section keeps
+            # rows it does not export (a completed maintenance), `known()`.
+            known = getattr(section, "known", None)
+            current = {str(row[section.key]): row for row in (known() if known is not None else exported)}
             for index, item in enumerate(items):
                 where = f"{section.name}[{index}]"
                 key = str(item[section.key])
@@ -165,7 +188,12 @@ def run(document: Any, *, dry_run: bool, prune: bool = False, by: Any = None) ->
                     errors += _errors_of(exc, section.name)
             if prune:
                 named = {str(item[section.key]) for item in items}
-                prunes += [(section, key, row) for key, row in current.items() if key not in named]
+                prunable = getattr(section, "prunable", None)
+                prunes += [
+                    (section, str(row[section.key]), row)
+                    for row in exported
+                    if str(row[section.key]) not in named and (prunable is None or prunable(row))
+                ]
         for section, key, row in reversed(prunes):
             try:
                 with transaction.atomic():

@@ -32,7 +32,10 @@ class Section(Protocol):
     # Optional: `finish(items, by=...)` after a section's items are written (links
     # between items of the section, in any order), raising ItemError with a
     # `where` such as "[3].depends_on"; `settle() -> list[str]` after prunes, for
-    # invariants that hold only once every change is made.
+    # invariants that hold only once every change is made; `known() -> rows`, the
+    # rows items are compared with when the section exports fewer (default: the
+    # export); `prunable(row) -> bool`, whether prune may remove an exported row
+    # the document does not name (default: yes).
 
 
 class ItemError(Exception):

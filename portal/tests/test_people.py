@@ -36,10 +36,12 @@ def test_a_manager_creates_and_invites_a_person_who_then_signs_in(api, cast, cli
     assert len(mail.outbox) == 1 and mail.outbox[0].to == ["ada@example.com"]
     link = present(re.search(r"https?://\S+", str(mail.outbox[0].body))).group(0)
     path = link.split("://", 1)[1].split("/", 1)[1]
-    form = client.get("/" + path, follow=True)
-    assert form.status_code == 200
-    done = client.post(form.redirect_chain[-1][0], {"new_password1": "a-long-pass-phrase-42", "new_password2": "a-long-pass-phrase-42"})
+    form = client.get("/" + path)
+    assert form.status_code == 200 and "Choose a password for the account <strong>ada</strong>" in form.content.decode()
+    done = client.post("/" + path, {"new_password1": "a-long-pass-phrase-42", "new_password2": "a-long-pass-phrase-42"})
     assert done.status_code == 302
+    # The link works once.
+    assert client.get("/" + path).status_code == 410
     # Through the sign-in page, as a person would (sign-in goes through the lock-out check).
     client.logout()
     signed_in = client.post("/accounts/login/", {"username": "ada", "password": "a-long-pass-phrase-42"})

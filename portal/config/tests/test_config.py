@@ -42,7 +42,7 @@ def test_the_kubernetes_team_applies_reapplies_and_round_trips(client) -> None:
     assert "+ services checkout" in plan and "Plan (dry run, nothing changed)" in plan
     assert not Service.objects.exists() and not Integration.objects.exists()
     first = apply("kubernetes.yaml")
-    assert "Applied: 17 to create, 4 to update, 0 to delete." in first, first
+    assert "Applied: 20 to create, 4 to update, 0 to delete." in first, first
     assert Service.objects.count() == 9
     assert sorted(Service.objects.get(slug="api").depends_on.values_list("slug", flat=True)) == ["ingress", "postgres", "redis"]
     assert Severity.objects.get(name="SEV1").response_target.total_seconds() == 15 * 60
@@ -182,7 +182,8 @@ def test_the_json_schema_is_published_and_validates_the_fixtures(client) -> None
     jsonschema.Draft202012Validator.check_schema(schema)
     for path in FIXTURES.glob("*.yaml"):
         jsonschema.validate(yaml.safe_load(path.read_text()), schema)
-    assert set(schema["properties"]) == {"version", "severities", "teams", "service_groups", "services", "message_templates", "integrations"}
+    assert set(schema["properties"]) == {"version", "severities", "teams", "people", "service_groups", "services", "message_templates",
+                                         "postmortem_templates", "maintenance", "integrations"}  # fmt: skip
 
 
 def test_applying_writes_through_the_catalogue_services_and_a_dry_run_publishes_nothing(
