@@ -29,8 +29,8 @@ from incidents.models import (
 from incidents.oncall import api_serializers as s
 from incidents.oncall import selectors, services
 from incidents.oncall.acklink import read_ack_token
+from incidents.oncall.paging import escalation_acknowledge
 from incidents.oncall.schedules import final_shifts, on_call_at
-from incidents.services import incident_acknowledge
 from portal.errors import ValidationFailed
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination
@@ -209,7 +209,7 @@ class AckLinkViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
         user = get_user_model().objects.filter(pk=parsed[1], is_active=True).first() if parsed else None
         if parsed is None or user is None or not Incident.objects.filter(pk=parsed[0]).exists():
             raise ValidationFailed("The link is not valid or has expired.", fields={"token": ["Invalid or expired."]})
-        incident = incident_acknowledge(incident=parsed[0], by=user)
+        incident = escalation_acknowledge(incident_id=parsed[0], by=user)
         return Response({"incident": incident.reference, "acknowledged_at": incident.acknowledged_at})
 
 
