@@ -375,6 +375,8 @@ SPECTACULAR_SETTINGS = {
         "IntegrationKindEnum": "incidents.models.IntegrationKind",
         "OrgRoleEnum": "portal.models.OrgRole",
         "IncidentRoleEnum": "incidents.models.IncidentRole",
+        "MessageTemplateKindEnum": "incidents.models.MessageTemplateKind",
+        "StatusSubscriberKindEnum": ["email", "webhook"],
     },
     "EXTENSIONS_INFO": {},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.add_error_responses"],

@@ -189,3 +189,25 @@ def _fan_out_task(notification_id: int) -> None:
         fan_out.delay(notification_id)
     except Exception:  # noqa: BLE001 - the sweeper fans out notifications that have no deliveries yet
         log.warning("could not enqueue the fan-out of notification %s", notification_id, exc_info=True)
+
+
+@transaction.atomic
+def subscriber_message_choose(*, kind: str, template: Any, by: Any) -> None:
+    """Subscribers receive `template` for `kind` from now on (None: the built-in wording)."""
+    from portal.errors import ValidationFailed
+
+    if kind not in DEFAULT_BODIES:
+        raise ValidationFailed("Unknown kind of message.", fields={"kind": [f"Choose one of {', '.join(DEFAULT_BODIES)}."]})
+    if template is None:
+        SubscriberMessage.objects.filter(kind=kind).delete()
+        return
+    if template.kind != kind:
+        raise ValidationFailed("That template is for another kind of message.", fields={kind: [f"Choose a template of kind {kind}."]})
+    SubscriberMessage.objects.update_or_create(kind=kind, defaults={"template": template})
+
+
+def subscriber_messages() -> list[dict[str, Any]]:
+    """Per kind: the template in use (or None) and the body subscribers get."""
+    chosen = {m.kind: m.template for m in SubscriberMessage.objects.select_related("template")}
+    return [{"kind": kind, "label": K(kind).label, "template": chosen.get(kind),
+             "body": chosen[kind].body if kind in chosen else DEFAULT_BODIES[kind]} for kind in DEFAULT_BODIES]

@@ -130,14 +130,14 @@ def fan_out(notification_id: int, *, batch: int = 2000) -> int:
             chunk = []
     created += _insert(chunk)
     pending = list(NotificationDelivery.objects.filter(notification=n, state="pending").order_by("pk").values_list("pk", flat=True))
-    _send_batches(pending)
+    send_batches(pending)
     return created
 
 
 FAN_OUT_BATCH = 100
 
 
-def _send_batches(ids: list[int]) -> None:
+def send_batches(ids: list[int]) -> None:
     from incidents.notify.tasks import deliver_batch
 
     for start in range(0, len(ids), FAN_OUT_BATCH):

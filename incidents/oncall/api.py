@@ -26,6 +26,7 @@ from incidents.models import (
     NotificationRule,
     ScheduleLayer,
 )
+from incidents.notify.api import StatusSubscriberViewSet, SubscriberMessageViewSet
 from incidents.oncall import api_serializers as s
 from incidents.oncall import selectors, services
 from incidents.oncall.acklink import read_ack_token
@@ -223,4 +224,6 @@ router.register("notification-rules", NotificationRuleViewSet, basename="notific
 router.register("notification-channels", ChannelViewSet, basename="notification-channel")
 router.register("notification-deliveries", DeliveryViewSet, basename="notification-delivery")
 router.register("acknowledge-links", AckLinkViewSet, basename="acknowledge-link")
+router.register("status-subscribers", StatusSubscriberViewSet, basename="status-subscriber")
+router.register("subscriber-messages", SubscriberMessageViewSet, basename="subscriber-message")
 urlpatterns = router.urls
