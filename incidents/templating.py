@@ -35,6 +35,7 @@ INCIDENT_PLACEHOLDERS = {
     "eta": "the expected resolution (given when posting)",
     "incident_url": "the incident's public page",
     "status_page_url": "the status page",
+    "update": "the public update's text (messages to status page subscribers)",
 }
 MAINTENANCE_PLACEHOLDERS = {
     "title": "the maintenance's title",
@@ -118,7 +119,7 @@ def maintenance_values(window: Any, *, tz: tzinfo) -> dict[str, str]:
     shown = f"{start:%Y-%m-%d %H:%M}-{end:%H:%M} {end.tzname()}" if same_day else f"{when(start, tz)} - {when(end, tz)}"
     return {
         "title": window.title,
-        "services": ", ".join(s.name for s in window.services.all()) or "our services",
+        "services": ", ".join(s.name for s in window.services.all() if s.is_public) or "our services",
         "window": shown,
         "window_start": when(start, tz),
         "window_end": when(end, tz),

@@ -239,6 +239,8 @@ CELERY_BEAT_SCHEDULE: dict[str, dict] = {
     "public-status-snapshot": {"task": "incidents.public.rebuild_snapshot", "schedule": 60.0, "options": {"expires": 50}},
     # Paging: missed starts, breaches and due escalation steps (re-armed after restarts), reminders.
     "oncall-sweep": {"task": "oncall.sweep", "schedule": 15.0, "options": {"expires": 14}},
+    # Public maintenance whose notice period (MAINTENANCE_NOTICE_HOURS) began: subscribers are told once.
+    "notify-maintenance-notices": {"task": "notify.maintenance_notices", "schedule": 60.0, "options": {"expires": 55}},
     # Notifications that are due, and those whose worker died mid-send.
     "notify-sweep-deliveries": {"task": "notify.sweep_deliveries", "schedule": 30.0, "options": {"expires": 29}},
     # Runbook steps whose worker died become "outcome unknown"; approved steps whose enqueue was lost are queued again.
@@ -283,6 +285,8 @@ for _network in NOTIFY_DENY_NETWORKS:
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 8, minimum=1)
 NOTIFY_BACKOFF_BASE_SECONDS = env_int("NOTIFY_BACKOFF_BASE_SECONDS", 30, minimum=1)
 NOTIFY_BACKOFF_CAP_SECONDS = env_int("NOTIFY_BACKOFF_CAP_SECONDS", 900, minimum=1, maximum=3000)
+# Status page subscribers hear of a public maintenance this long before it starts (at once when scheduled later).
+MAINTENANCE_NOTICE_HOURS = env_int("MAINTENANCE_NOTICE_HOURS", 72, minimum=0, maximum=24 * 90)
 ONCALL_ACK_LINK_MAX_AGE = env_int("ONCALL_ACK_LINK_MAX_AGE", 86400, minimum=60)
 # --- Health probes (health/) ------------------------------------------------------------
 # Networks probes may never reach, besides cloud metadata addresses (always refused).
@@ -374,6 +378,8 @@ SPECTACULAR_SETTINGS = {
         "IntegrationKindEnum": "incidents.models.IntegrationKind",
         "OrgRoleEnum": "portal.models.OrgRole",
         "IncidentRoleEnum": "incidents.models.IncidentRole",
+        "MessageTemplateKindEnum": "incidents.models.MessageTemplateKind",
+        "StatusSubscriberKindEnum": ["email", "webhook"],
     },
     "EXTENSIONS_INFO": {},
     "POSTPROCESSING_HOOKS": ["drf_spectacular.hooks.postprocess_schema_enums", "portal.schema.add_error_responses"],

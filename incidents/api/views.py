@@ -256,10 +256,13 @@ class IncidentViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets
         incident = services.incident_change_visibility(incident=self.get_object(), visibility=data["visibility"], by=request.user)
         return self._detail(incident)
 
-    @extend_schema(summary="Acknowledge", parameters=[INCIDENT_REF], request=None, responses=s.IncidentDetailSerializer)
+    @extend_schema(summary="Acknowledge (stops paging, also when a reopened incident is paged again)", parameters=[INCIDENT_REF],
+                   request=None, responses=s.IncidentDetailSerializer)
     @action(detail=True, methods=["post"])
     def acknowledge(self, request: Request, pk: str) -> Response:
-        incident = services.incident_acknowledge(incident=self.get_object(), by=request.user)
+        from incidents.oncall.paging import escalation_acknowledge
+
+        incident = escalation_acknowledge(incident_id=self.get_object().pk, by=request.user)
         return self._detail(incident)
 
     @extend_schema(summary="Add a note to the timeline", parameters=[INCIDENT_REF], request=s.NoteInput,

@@ -41,6 +41,7 @@ from incidents.models.notify import (
     NotificationDelivery,
     NotificationRule,
     StatusSubscriber,
+    SubscriberMessage,
 )
 from incidents.models.oncall import (
     Escalation,
@@ -75,6 +76,7 @@ __all__ = [
     "NotificationDelivery",
     "NotificationRule",
     "StatusSubscriber",
+    "SubscriberMessage",
     "Escalation",
     "EscalationPolicy",
     "EscalationState",

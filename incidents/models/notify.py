@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from incidents.models.catalog import Severity
 from incidents.models.incident import Incident
+from incidents.models.messaging import MessageTemplate, MessageTemplateKind
 
 
 class ChannelKind(models.TextChoices):
@@ -88,6 +89,9 @@ class Notification(models.Model):
     body = models.TextField(blank=True)
     # the incident as it was when this was created (a delivery retried later still says "triggered at SEV1")
     details = models.JSONField(default=dict, blank=True)
+    # What a status page announcement is for (`maintenance:7:started`, `update:42`): unique, so an
+    # event handled twice or a redelivered sweep announces it once.
+    key = models.CharField(max_length=120, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
 
     def __str__(self) -> str:
@@ -176,3 +180,15 @@ class StatusSubscriber(models.Model):
     @property
     def is_active(self) -> bool:
         return self.confirmed_at is not None and self.unsubscribed_at is None
+
+
+class SubscriberMessage(models.Model):
+    """Which message template status page subscribers receive for one kind of public
+    change (incident public, update, resolution, maintenance notice, start, completion).
+    No row for a kind: the built-in wording in `incidents.notify.announce`."""
+
+    kind = models.CharField(max_length=24, choices=MessageTemplateKind.choices, unique=True)
+    template = models.ForeignKey(MessageTemplate, on_delete=models.CASCADE, related_name="+")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.template}"

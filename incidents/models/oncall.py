@@ -174,9 +174,12 @@ class Escalation(models.Model):
     incident = models.OneToOneField(Incident, on_delete=models.CASCADE, related_name="escalation")
     policy = models.ForeignKey(EscalationPolicy, on_delete=models.PROTECT, related_name="escalations")
     state = models.CharField(max_length=16, choices=EscalationState.choices, default=EscalationState.ACTIVE)
-    next_step = models.PositiveIntegerField(default=0, help_text="Steps counted across repeats.")
+    next_step = models.PositiveIntegerField(default=0, help_text="Steps counted across repeats and runs.")
+    # A reopened incident pages its policy again: the new run counts on from here, so a
+    # step number is never reused (pages stay unique, a late task of the old run matches nothing).
+    first_step = models.PositiveIntegerField(default=0, help_text="The step at which the current run began.")
     next_due_at = models.DateTimeField(null=True, blank=True)
-    started_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(default=timezone.now, help_text="When the current run began.")
     stopped_at = models.DateTimeField(null=True, blank=True)
     breached_at = models.DateTimeField(null=True, blank=True)
 

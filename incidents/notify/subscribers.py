@@ -1,9 +1,8 @@
 """Status page subscribers: subscribe (email double opt-in, or webhook), confirm,
 one-click unsubscribe, and the fan-out of public changes.
 
-Only public content reaches a subscriber: the incident's title and status once it is
-public, its public updates, public maintenance. Links point at the public status
-page, never at the war room.
+Only public content reaches a subscriber (see `announce`). Links point at the public
+status page, never at the war room.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ import logging
 import secrets
 from collections.abc import Iterable
 from datetime import timedelta
-from functools import partial
 from typing import Any
 
 from django.conf import settings
@@ -25,17 +23,13 @@ from django.utils import timezone
 from incidents import events
 from incidents.models import (
     ChannelKind,
-    Incident,
-    IncidentStatus,
-    MaintenanceWindow,
     Notification,
     NotificationDelivery,
-    PublicUpdate,
     Service,
     StatusSubscriber,
     Visibility,
 )
-from incidents.notify import netguard
+from incidents.notify import announce, netguard
 from incidents.notify import services as notify
 from portal.errors import ValidationFailed
 from portal.text import clean_text
@@ -108,78 +102,7 @@ def subscriber_unsubscribe(*, token: str) -> StatusSubscriber | None:
     return StatusSubscriber.objects.filter(token=token).first()
 
 
-# --- public changes -----------------------------------------------------------------------
-
-
-def _incident_message(event: events.DomainEvent) -> tuple[str, str, str] | None:
-    if event.incident_id is None:
-        return None
-    incident = Incident.objects.filter(pk=event.incident_id, visibility=Visibility.PUBLIC).first()
-    if incident is None:
-        return None
-    status = incident.get_status_display()
-    if event.kind == "incident.public_update_posted":
-        update = PublicUpdate.objects.filter(pk=event.data.get("public_update_id") or 0, incident=incident).first()
-        if update is None:
-            return None
-        return "update", f"{incident.title}: {update.get_status_display()}", update.body
-    if event.kind == "incident.declared" or (event.kind == "incident.visibility_changed" and event.data.get("visibility") == Visibility.PUBLIC):
-        return "opened", f"{incident.title}: {status}", "We are looking into it. Updates follow here."
-    if event.kind == "incident.status_changed" and incident.status == IncidentStatus.RESOLVED:
-        return "resolved", f"{incident.title}: Resolved", "This incident has been resolved."
-    return None
-
-
-def _maintenance_message(event: events.DomainEvent) -> tuple[str, str, str, MaintenanceWindow] | None:
-    window = MaintenanceWindow.objects.filter(pk=event.data.get("maintenance_id") or 0, visibility=Visibility.PUBLIC).first()
-    if window is None:
-        return None
-    when = f"{window.scheduled_start:%Y-%m-%d %H:%M} – {window.scheduled_end:%Y-%m-%d %H:%M} UTC"
-    if event.kind == "maintenance.scheduled":
-        return "maintenance_scheduled", f"Scheduled maintenance: {window.title}", f"{when}\n\n{window.description}".strip(), window
-    if event.kind == "maintenance.status_changed" and window.status in ("in_progress", "completed"):
-        label = "started" if window.status == "in_progress" else "completed"
-        return f"maintenance_{label}", f"Maintenance {label}: {window.title}", when, window
-    return None
-
-
-def on_event(event: events.DomainEvent) -> None:
-    if not event.public:
-        return
-    if event.kind.startswith("incident.") and event.incident_id is not None:
-        message = _incident_message(event)
-        if message is None:
-            return
-        kind, subject, body = message
-        incident = Incident.objects.get(pk=event.incident_id)
-        services = list(incident.services.filter(visibility=Visibility.PUBLIC).values_list("pk", flat=True))
-        _announce(kind, subject, body, incident=incident, service_ids=services)
-    elif event.kind.startswith("maintenance."):
-        found = _maintenance_message(event)
-        if found is None:
-            return
-        kind, subject, body, window = found
-        services = list(window.services.filter(visibility=Visibility.PUBLIC).values_list("pk", flat=True))
-        _announce(kind, subject, body, incident=None, service_ids=services, maintenance_id=window.pk)
-
-
-def _announce(kind: str, subject: str, body: str, *, incident: Incident | None, service_ids: list[int], maintenance_id: int | None = None) -> None:
-    with transaction.atomic():
-        n = Notification.objects.create(
-            kind=Notification.Kind.PUBLIC, incident=incident, event=kind, subject=clean_text(subject, max_length=250),
-            body=clean_text(body, max_length=20_000, multiline=True),
-            details={"services": service_ids, "maintenance": maintenance_id},
-        )
-        transaction.on_commit(partial(_fan_out_task, n.pk))
-
-
-def _fan_out_task(notification_id: int) -> None:
-    from incidents.notify.tasks import fan_out
-
-    try:
-        fan_out.delay(notification_id)
-    except Exception:  # noqa: BLE001 - the sweeper fans out notifications that have no deliveries yet
-        log.warning("could not enqueue the fan-out of notification %s", notification_id, exc_info=True)
+# --- fan-out of public changes (what is said: incidents.notify.announce) -------------------
 
 
 def fan_out(notification_id: int, *, batch: int = 2000) -> int:
@@ -207,14 +130,14 @@ def fan_out(notification_id: int, *, batch: int = 2000) -> int:
             chunk = []
     created += _insert(chunk)
     pending = list(NotificationDelivery.objects.filter(notification=n, state="pending").order_by("pk").values_list("pk", flat=True))
-    _send_batches(pending)
+    send_batches(pending)
     return created
 
 
 FAN_OUT_BATCH = 100
 
 
-def _send_batches(ids: list[int]) -> None:
+def send_batches(ids: list[int]) -> None:
     from incidents.notify.tasks import deliver_batch
 
     for start in range(0, len(ids), FAN_OUT_BATCH):
@@ -257,4 +180,4 @@ def message_for(delivery: NotificationDelivery) -> dict[str, Any]:
 def connect() -> None:
     """Subscribe the status page subscribers to domain events; called from IncidentsConfig.ready(),
     safe to call again (a subscriber is registered once)."""
-    events.subscribe(on_event)
+    events.subscribe(announce.on_event)

@@ -35,3 +35,11 @@ def sweep_deliveries() -> int:
 
     subscribers.fan_out_sweep()
     return services.deliveries_sweep()
+
+
+@shared_task(name="notify.maintenance_notices")
+def maintenance_notices() -> int:
+    """From beat: announce public maintenance whose notice period began; once per window."""
+    from incidents.notify import announce
+
+    return announce.maintenance_notices_sweep()

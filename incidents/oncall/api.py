@@ -26,11 +26,12 @@ from incidents.models import (
     NotificationRule,
     ScheduleLayer,
 )
+from incidents.notify.api import StatusSubscriberViewSet, SubscriberMessageViewSet
 from incidents.oncall import api_serializers as s
 from incidents.oncall import selectors, services
 from incidents.oncall.acklink import read_ack_token
+from incidents.oncall.paging import escalation_acknowledge
 from incidents.oncall.schedules import final_shifts, on_call_at
-from incidents.services import incident_acknowledge
 from portal.errors import ValidationFailed
 from portal.http import api_user
 from portal.models import OrgRole
@@ -209,7 +210,7 @@ class AckLinkViewSet(mixins.CreateModelMixin, viewsets.GenericViewSet):
         user = get_user_model().objects.filter(pk=parsed[1], is_active=True).first() if parsed else None
         if parsed is None or user is None or not Incident.objects.filter(pk=parsed[0]).exists():
             raise ValidationFailed("The link is not valid or has expired.", fields={"token": ["Invalid or expired."]})
-        incident = incident_acknowledge(incident=parsed[0], by=user)
+        incident = escalation_acknowledge(incident_id=parsed[0], by=user)
         return Response({"incident": incident.reference, "acknowledged_at": incident.acknowledged_at})
 
 
@@ -223,4 +224,6 @@ router.register("notification-rules", NotificationRuleViewSet, basename="notific
 router.register("notification-channels", ChannelViewSet, basename="notification-channel")
 router.register("notification-deliveries", DeliveryViewSet, basename="notification-delivery")
 router.register("acknowledge-links", AckLinkViewSet, basename="acknowledge-link")
+router.register("status-subscribers", StatusSubscriberViewSet, basename="status-subscriber")
+router.register("subscriber-messages", SubscriberMessageViewSet, basename="subscriber-message")
 urlpatterns = router.urls

@@ -30,11 +30,13 @@ from incidents.models import (
     Page,
     Service,
     SeverityPaging,
+    TimelineEvent,
     TimelineKind,
 )
 from incidents.notify import services as notify
 from incidents.oncall.schedules import on_call_at
-from incidents.services import incident_record_event
+from incidents.services import incident_acknowledge, incident_record_event
+from portal.errors import Conflict
 from portal.models import display_name
 
 log = logging.getLogger(__name__)
@@ -89,12 +91,16 @@ def _enqueue_step(escalation_id: int, step: int, due: datetime | None) -> None:
 
 
 def escalation_start(*, incident_id: int) -> Escalation | None:
-    """Start paging an open, unacknowledged incident at a paging severity. Safe to call twice."""
+    """Start paging an open, unacknowledged incident at a paging severity; page a reopened
+    one again (a new run of its policy). Safe to call twice."""
     with transaction.atomic():
         incident = Incident.objects.select_related("severity").filter(pk=incident_id).first()
         if incident is None or not incident.severity.pages or incident.status == IncidentStatus.RESOLVED:
             return None
-        if incident.acknowledged_at is not None or Escalation.objects.filter(incident=incident).exists():
+        existing = Escalation.objects.filter(incident=incident).first()
+        if existing is not None:
+            return _restart_if_reopened(incident, existing)
+        if incident.acknowledged_at is not None and not _reopened_since(incident, incident.acknowledged_at):
             return None
         policy = resolve_policy(incident)
         if policy is None or not policy.steps.exists():
@@ -113,6 +119,43 @@ def escalation_start(*, incident_id: int) -> Escalation | None:
     return escalation
 
 
+def _restart_if_reopened(incident: Incident, escalation: Escalation) -> Escalation | None:
+    """A stopped escalation runs again when the incident was reopened after its run began.
+    The run counts on from `next_step` (step numbers are never reused), and only an
+    acknowledgement made after the new run began stops it."""
+    if escalation.state == EscalationState.ACTIVE:
+        return None
+    policy = resolve_policy(incident)
+    if not _reopened_since(incident, escalation.started_at) or policy is None or not policy.steps.exists():
+        return None
+    now = timezone.now()
+    base = escalation.next_step
+    restarted = Escalation.objects.filter(pk=escalation.pk, state=escalation.state, next_step=base).exclude(
+        state=EscalationState.ACTIVE).update(state=EscalationState.ACTIVE, policy=policy, first_step=base, next_due_at=now,
+                                              started_at=now, stopped_at=None)
+    if restarted != 1:
+        return None  # restarted concurrently
+    incident_record_event(
+        incident=incident, kind=TimelineKind.SYSTEM, body=f"Paging started again (incident reopened): escalation policy {policy.name}",
+        details={"paging": {"event": "restarted", "policy": policy.slug, "step": base}},
+    )
+    transaction.on_commit(partial(_enqueue_step, escalation.pk, base, now))
+    escalation.refresh_from_db()
+    return escalation
+
+
+def _reopened_since(incident: Incident, moment: datetime) -> bool:
+    return TimelineEvent.objects.filter(
+        incident=incident, kind=TimelineKind.STATUS_CHANGE, details__reopened=True, occurred_at__gt=moment
+    ).exists()
+
+
+def acknowledged_in_run(incident: Incident, escalation: Escalation) -> bool:
+    """The incident's acknowledgement (its first human action) stops the first run; a run
+    started on reopening is stopped only by an acknowledgement made since."""
+    return incident.acknowledged_at is not None and incident.acknowledged_at >= escalation.started_at
+
+
 def _total_steps(policy: EscalationPolicy, steps: list[EscalationStep]) -> int:
     return len(steps) * (policy.repeat + 1)
 
@@ -125,13 +168,14 @@ def escalation_run_step(*, escalation_id: int, step: int) -> bool:
         if escalation is None or escalation.state != EscalationState.ACTIVE or escalation.next_step != step:
             return False
         incident = escalation.incident
-        if incident.status == IncidentStatus.RESOLVED or incident.acknowledged_at is not None:
+        if incident.status == IncidentStatus.RESOLVED or acknowledged_in_run(incident, escalation):
             _stop(escalation, EscalationState.RESOLVED if incident.status == IncidentStatus.RESOLVED else EscalationState.ACKNOWLEDGED,
                   now=now, by=None)
             return False
         steps = list(escalation.policy.steps.order_by("position").prefetch_related("users", "schedules", "teams"))
         total = _total_steps(escalation.policy, steps)
-        if step >= total:
+        position = step - escalation.first_step  # within this run
+        if position >= total:
             claimed = Escalation.objects.filter(pk=escalation_id, state=EscalationState.ACTIVE, next_step=step).update(
                 state=EscalationState.EXHAUSTED, next_due_at=None, stopped_at=now)
             if claimed == 1:
@@ -139,7 +183,7 @@ def escalation_run_step(*, escalation_id: int, step: int) -> bool:
                                       body=f"Paging ended: no one acknowledged after {total} steps",
                                       details={"paging": {"event": "exhausted", "steps": total}})
             return False
-        current = steps[step % len(steps)]
+        current = steps[position % len(steps)]
         due = now + timedelta(minutes=current.delay_minutes)
         claimed = Escalation.objects.filter(
             pk=escalation_id, state=EscalationState.ACTIVE, next_step=step, next_due_at__lte=now
@@ -159,8 +203,8 @@ def escalation_run_step(*, escalation_id: int, step: int) -> bool:
         for user, _via in targets:
             deliveries += notify.deliveries_for_user(notification, user, now=now)
         names = ", ".join(f"{display_name(u)} ({via})" for u, via in targets) or "no one (no one on call)"
-        repeat = step // len(steps)
-        label = f"step {step % len(steps) + 1} of {len(steps)}" + (f", repeat {repeat}" if repeat else "")
+        repeat = position // len(steps)
+        label = f"step {position % len(steps) + 1} of {len(steps)}" + (f", repeat {repeat}" if repeat else "")
         incident_record_event(
             incident=incident, kind=TimelineKind.SYSTEM, body=f"Paged {names}: {label} of {escalation.policy.name}",
             details={"paging": {"event": "step", "step": step, "policy": escalation.policy.slug,
@@ -183,6 +227,19 @@ def _stop(escalation: Escalation, state: str, *, now: datetime, by: Any) -> bool
     return True
 
 
+def escalation_acknowledge(*, incident_id: int, by: Any) -> Incident:
+    """Acknowledge from a page's link, the war room or the API: the incident's acknowledgement
+    when it has none (which stops paging), else that of a run paging it again since it reopened."""
+    incident = Incident.objects.get(pk=incident_id)
+    if incident.acknowledged_at is None:
+        return incident_acknowledge(incident=incident_id, by=by)
+    with transaction.atomic():
+        escalation = Escalation.objects.select_for_update().filter(incident_id=incident_id, state=EscalationState.ACTIVE).first()
+        if escalation is None or not _stop(escalation, EscalationState.ACKNOWLEDGED, now=timezone.now(), by=by):
+            raise Conflict("The incident is already acknowledged.")
+    return incident
+
+
 def escalation_check(*, incident_id: int) -> bool:
     """Stop paging an incident that was acknowledged (by any first human action) or resolved."""
     escalation = Escalation.objects.filter(incident_id=incident_id, state=EscalationState.ACTIVE).select_related("incident").first()
@@ -191,7 +248,7 @@ def escalation_check(*, incident_id: int) -> bool:
     incident = escalation.incident
     if incident.status == IncidentStatus.RESOLVED:
         state = EscalationState.RESOLVED
-    elif incident.acknowledged_at is not None:
+    elif acknowledged_in_run(incident, escalation):
         state = EscalationState.ACKNOWLEDGED
     else:
         return False

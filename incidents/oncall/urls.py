@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from django.urls import path
 
+from incidents.notify import views as notify_views
 from incidents.oncall import views
 
 urlpatterns = [
@@ -14,4 +15,6 @@ urlpatterns = [
     path("deliveries/", views.delivery_log, name="oncall-deliveries"),
     path("incidents/<str:ref>/acknowledge/", views.acknowledge, name="oncall-acknowledge"),
     path("ack/<str:token>/", views.ack_link, name="oncall-ack-link"),
+    path("subscribers/", notify_views.subscribers_page, name="notify-subscribers"),
+    path("subscribers/export.csv", notify_views.subscribers_export, name="notify-subscribers-export"),
 ]

@@ -21,7 +21,7 @@ from incidents.models import ContactMethod, Incident, NotificationDelivery, Noti
 from incidents.notify import outbox
 from incidents.oncall import forms, ical, selectors, services
 from incidents.oncall.acklink import read_ack_token
-from incidents.services import incident_acknowledge
+from incidents.oncall.paging import escalation_acknowledge
 from portal.errors import DomainError
 from portal.http import AuthenticatedHttpRequest
 from portal.models import OrgRole, display_name, has_role
@@ -157,7 +157,7 @@ def acknowledge(request: HttpRequest, ref: str) -> HttpResponse:
     if pk is None or not Incident.objects.filter(pk=pk).exists():
         raise Http404("No such incident.")
     try:
-        incident_acknowledge(incident=pk, by=request.user)
+        escalation_acknowledge(incident_id=pk, by=request.user)
         messages.success(request, "Acknowledged: paging stops.")
     except DomainError as exc:
         messages.info(request, exc.message)
@@ -179,7 +179,7 @@ def ack_link(request: HttpRequest, token: str) -> HttpResponse:
     done = None
     if request.method == "POST":
         try:
-            incident_acknowledge(incident=incident.pk, by=user)
+            escalation_acknowledge(incident_id=incident.pk, by=user)
             done = "Acknowledged. Paging has stopped."
         except DomainError as exc:
             done = exc.message

@@ -107,7 +107,7 @@ def test_a_webhook_subscriber_gets_public_changes_in_our_signed_shape(db, django
     body = rx.requests[0].json()
     assert body == {
         "id": f"n{body['id'].split(':')[0][1:]}:s{sub.pk}", "type": "public", "event": "opened", "subject": "Slow pages: Investigating",
-        "text": "We are looking into it. Updates follow here.",
+        "text": f"We are investigating an issue affecting our services.\n\nFollow it on http://status.test/status/incidents/{incident.pk}/",
         "incident": {"id": incident.pk, "url": f"http://status.test/status/incidents/{incident.pk}/"},
         "url": f"http://status.test/status/incidents/{incident.pk}/",
         "unsubscribe_url": f"http://status.test/status/subscribe/unsubscribe/{sub.token}/",
