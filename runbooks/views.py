@@ -172,5 +172,6 @@ def incident_panel(request: HttpRequest, incident_id: int) -> HttpResponse:
     incident = get_object_or_404(Incident, pk=incident_id)
     return render(request, "runbooks/partials/incident_panel.html", {
         "incident": incident, "suggested": selectors.suggested_runbooks(incident),
+        "checklists": selectors.incident_checklists(incident),
         "runs": list(selectors.run_list_qs(incident_id=incident.pk)[:10]),
     })  # fmt: skip
