@@ -76,6 +76,7 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="bench-runbooks-"))
     worker = None
     figures: dict[str, list[float]] = {}
+    breakdown: dict[str, tuple[list[float], list[float]]] = {}
     try:
         with running_stub() as stub:
             kubeconfig = str(write_kubeconfig(tmp / "kubeconfig", stub.url))
@@ -99,9 +100,11 @@ def main() -> int:
                     run = run_start(runbook=runbook, by=starter, cluster=cluster)
                     steps.append(run.step_runs.get())
                 approved_at: dict[str, float] = {}
+                wall_at: dict[str, float] = {}
                 for step in steps:
                     step_approve(step_run=step, by=approver)  # commits, then queues the task
                     approved_at[step.parameters["name"]] = time.monotonic()
+                    wall_at[step.parameters["name"]] = time.time()
                     if pace:
                         time.sleep(pace)
                 deadline = time.monotonic() + 120
@@ -113,6 +116,12 @@ def main() -> int:
                 missing = set(approved_at) - set(arrivals)
                 if missing:
                     raise SystemExit(f"{name}: {len(missing)} calls never arrived (see {data_dir / 'worker.log'})")
+                # Where the time goes: waiting in the queue (approval → the worker's claim)
+                # and the worker's part (claim → the PATCH at the API server).
+                claims = {sr.parameters["name"]: sr.claimed_at.timestamp() for sr in StepRun.objects.filter(pk__in=[s.pk for s in steps])}
+                queued = [(claims[app] - wall_at[app]) * 1000 for app in approved_at]
+                working = [(arrivals[app] - approved_at[app]) * 1000 - q for app, q in zip(approved_at, queued, strict=True)]
+                breakdown[name] = (queued, working)
                 return [(arrivals[app] - approved_at[app]) * 1000 for app in approved_at]
 
             round_of("warmup", 2 * args.concurrency, 0.05)  # every pool process has its client
@@ -124,11 +133,15 @@ def main() -> int:
         shutil.rmtree(tmp, ignore_errors=True)
         embedded_redis.stop(redis_process)
 
+    print(f"load average {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
     ok = True
     for name, values in figures.items():
         p50, p99 = statistics.median(values), percentile(values, 99)
         print(f"{name}: {len(values)} approvals with {args.runs} runs in flight, approval → API server "
               f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(values):.0f} ms (worker concurrency {args.concurrency})")
+        queued, working = breakdown[name]
+        print(f"  of which in the queue p50 {statistics.median(queued):.0f} ms, p99 {percentile(queued, 99):.0f} ms; "
+              f"claim → call p50 {statistics.median(working):.0f} ms, p99 {percentile(working, 99):.0f} ms")
         met = p99 <= TARGET_MS
         ok = ok and met
         result(f"runbooks: approval → Kubernetes call, {name}", f"p99 {p99:.0f} ms ({args.runs} runs in flight)", "p99 <= 500 ms", met)

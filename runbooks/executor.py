@@ -58,10 +58,11 @@ def step_execute(step_run_id: int, *, worker: str | None = None) -> str:
     key = claim(step_run_id, worker=worker or worker_name())
     if key is None:
         return "not claimed"
-    sr = StepRun.objects.select_related("run", "run__cluster", "run__runbook").get(pk=step_run_id)
+    sr = StepRun.objects.select_related("run", "run__cluster", "run__runbook", "run__started_by", "approved_by").get(pk=step_run_id)
     action = get_action(sr.action)
     ctx = ActionContext(cluster=sr.run.cluster, namespace=sr.run.namespace, dry_run=sr.run.dry_run,
-                        idempotency_key=key, timeout_seconds=sr.timeout_seconds)  # fmt: skip
+                        idempotency_key=key, timeout_seconds=sr.timeout_seconds, incident_id=sr.run.incident_id,
+                        run_id=sr.run_id, by=sr.approved_by or sr.run.started_by)  # fmt: skip
     state, error = S.FAILED, ""
     result = ActionResult(ok=False)
     try:

@@ -9,15 +9,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.api.serializers import ServiceRefField, UserBriefSerializer
-from incidents.models import Incident
-from runbooks.models import Cluster, Run, Runbook, Step, StepKind, StepRun
+from incidents.models import Incident, Service, Severity
+from runbooks.models import Checklist, Cluster, DueFrom, HttpEndpoint, Run, Runbook, Step, StepKind, StepRun
 
 
 class StepSerializer(serializers.ModelSerializer):
     class Meta:
         model = Step
         fields = ["id", "order", "kind", "title", "instructions", "command", "action", "parameters", "requires_approval",
-                  "dangerous", "continue_on_failure", "timeout_seconds"]  # fmt: skip
+                  "dangerous", "continue_on_failure", "timeout_seconds", "due_minutes", "due_from"]  # fmt: skip
 
 
 class RunbookSerializer(serializers.ModelSerializer):
@@ -43,6 +43,9 @@ class StepInput(serializers.Serializer):
     dangerous = serializers.BooleanField(default=False)
     continue_on_failure = serializers.BooleanField(default=False)
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=3600, default=300)
+    due_minutes = serializers.IntegerField(min_value=0, max_value=43_200, required=False, allow_null=True, default=None,
+                                           help_text="A checklist item's target in minutes (manual steps only).")  # fmt: skip
+    due_from = serializers.ChoiceField(choices=DueFrom.choices, default=DueFrom.START)
 
 
 class RunbookInput(serializers.Serializer):
@@ -162,3 +165,26 @@ class ActionSerializer(serializers.Serializer):
     label = serializers.CharField()
     mutating = serializers.BooleanField()
     schema = serializers.DictField()
+
+
+class HttpEndpointSerializer(serializers.ModelSerializer):
+    headers = serializers.DictField(child=serializers.CharField(max_length=4096), write_only=True, required=False, default=dict,
+                                    help_text="Sent with every request (a token); never shown back.")  # fmt: skip
+    header_names = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HttpEndpoint
+        fields = ["id", "name", "url", "headers", "header_names", "timeout_seconds"]
+
+    def get_header_names(self, obj: HttpEndpoint) -> list[str]:
+        return sorted(obj.headers or {})
+
+
+class ChecklistSerializer(serializers.ModelSerializer):
+    runbook = serializers.PrimaryKeyRelatedField(queryset=Runbook.objects.all())
+    severity = serializers.SlugRelatedField(slug_field="name", queryset=Severity.objects.all())
+    service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True)
+
+    class Meta:
+        model = Checklist
+        fields = ["id", "runbook", "severity", "service"]

@@ -15,7 +15,7 @@ from portal.markdown import render_markdown
 from portal.text import clean_text
 from runbooks.actions import get_action, validate_parameters
 from runbooks.importer import ParsedRunbook, parse_markdown
-from runbooks.models import AuditEntry, Cluster, DueFrom, Runbook, Step, StepKind
+from runbooks.models import AuditEntry, Cluster, DueFrom, HttpEndpoint, Runbook, Step, StepKind
 
 MAX_STEPS = 200
 _LABEL = re.compile(r"^[A-Za-z0-9_:.\-]{1,200}$")
@@ -210,3 +210,26 @@ def cluster_save(*, name: str, namespaces: Iterable[str], by: Any, context: str 
     )
     AuditEntry.objects.create(actor=_actor(by), action="cluster.saved", parameters={"name": name, "namespaces": ns})
     return cluster
+
+
+@transaction.atomic
+def endpoint_save(*, name: str, url: str, by: Any, headers: dict[str, str] | None = None, timeout_seconds: int = 10) -> HttpEndpoint:
+    """An endpoint the `http.request` action may call. The URL's scheme and literal
+    address are checked now; a host name is checked when it is resolved, at connect."""
+    from incidents.notify import netguard
+
+    url = clean_text(url, max_length=500)
+    try:
+        netguard.check_url(url)
+    except netguard.RefusedAddress as exc:
+        raise ValidationFailed(str(exc), fields={"url": [str(exc)]}) from exc
+    if not 1 <= int(timeout_seconds) <= 120:
+        raise ValidationFailed("Timeout out of range.", fields={"timeout_seconds": ["Between 1 and 120 seconds."]})
+    clean_headers = {clean_text(k, max_length=200): clean_text(v, max_length=4096) for k, v in (headers or {}).items()}
+    if any(not re.fullmatch(r"[A-Za-z0-9-]{1,200}", k) for k in clean_headers):
+        raise ValidationFailed("Invalid header name.", fields={"headers": ["Letters, digits and - only."]})
+    endpoint, _ = HttpEndpoint.objects.update_or_create(
+        name=name, defaults={"url": url, "headers": clean_headers, "timeout_seconds": int(timeout_seconds)}
+    )
+    AuditEntry.objects.create(actor=_actor(by), action="endpoint.saved", parameters={"name": name, "url": url, "headers": sorted(clean_headers)})
+    return endpoint
