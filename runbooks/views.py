@@ -8,6 +8,7 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
@@ -16,6 +17,7 @@ from incidents.models import Incident, Service
 from portal.errors import DomainError
 from portal.models import OrgRole, has_role
 from runbooks import selectors, services
+from runbooks.editor import RunbookForm, StepFormSet, step_initial, steps_from, words
 from runbooks.forms import ImportForm, RunStartForm, StepCompleteForm
 from runbooks.models import Cluster, Run, StepKind, StepState
 from runbooks.services.library import import_preview
@@ -46,6 +48,37 @@ def library(request: HttpRequest) -> HttpResponse:
 
 
 @login_required
+@require_http_methods(["GET", "POST"])
+def runbook_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """The editor: the runbook's fields and its steps as rows (add, remove, reorder)."""
+    _require(request, OrgRole.MANAGER)
+    runbook = get_object_or_404(selectors.runbook_detail_qs(), pk=pk) if pk is not None else None
+    errors: list[str] = []
+    if request.method == "POST":
+        form, steps = RunbookForm(request.POST), StepFormSet(request.POST, prefix="steps")
+        if form.is_valid() and steps.is_valid():
+            data = form.cleaned_data
+            try:
+                with transaction.atomic():
+                    saved = services.runbook_save(
+                        runbook=runbook, title=data["title"], description=data["description"], services=data["services"],
+                        tags=words(data["tags"]), alert_names=words(data["alert_names"]), steps=steps_from(steps), by=request.user,
+                    )  # fmt: skip
+                    services.checklists_set(runbook=saved, severities=list(data["checklist_for"]), by=request.user)
+            except DomainError as exc:
+                errors.append(_message(exc))
+            else:
+                messages.success(request, "Runbook saved.")
+                return redirect("runbooks:detail", pk=saved.pk)
+        else:
+            errors.append("Please correct the fields marked below.")
+    else:
+        form = RunbookForm(initial=RunbookForm.initial_for(runbook) if runbook else None)
+        steps = StepFormSet(initial=[step_initial(s) for s in runbook.steps.all()] if runbook else None, prefix="steps")
+    return render(request, "runbooks/edit.html", {"runbook": runbook, "form": form, "steps": steps, "errors": errors})
+
+
+@login_required
 @require_GET
 def runbook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     runbook = get_object_or_404(selectors.runbook_detail_qs(), pk=pk)
@@ -59,7 +92,7 @@ def runbook_detail(request: HttpRequest, pk: int) -> HttpResponse:
     return render(request, "runbooks/runbook_detail.html", {
         "runbook": runbook, "steps": list(runbook.steps.all()), "form": RunStartForm(initial=initial),
         "runs": list(selectors.run_list_qs(runbook_id=runbook.pk)[:20]),
-        "can_start": has_role(request.user, OrgRole.RESPONDER),
+        "can_start": has_role(request.user, OrgRole.RESPONDER), "can_edit": has_role(request.user, OrgRole.MANAGER),
     })  # fmt: skip
 
 

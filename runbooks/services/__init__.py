@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from runbooks.services.checklists import checklist_attach, checklist_detach, checklists_start
+from runbooks.services.checklists import checklist_attach, checklist_detach, checklists_set, checklists_start
 from runbooks.services.library import (
     StepInput,
     cluster_save,
@@ -23,6 +23,7 @@ __all__ = [
     "StepInput",
     "checklist_attach",
     "checklist_detach",
+    "checklists_set",
     "checklists_start",
     "cluster_save",
     "endpoint_save",

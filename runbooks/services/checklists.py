@@ -62,3 +62,15 @@ def checklists_start(*, incident_id: int) -> list[Run]:
         done.add(checklist.runbook_id)
         started.append(run_start(runbook=checklist.runbook, by=None, incident=incident))
     return started
+
+
+@transaction.atomic
+def checklists_set(*, runbook: Runbook, severities: list[Severity], by: Any) -> None:
+    """The severities (for any service) at which this runbook starts by itself."""
+    wanted = {s.pk: s for s in severities}
+    for checklist in Checklist.objects.filter(runbook=runbook, service__isnull=True).select_related("severity"):
+        if checklist.severity_id not in wanted:
+            checklist_detach(checklist=checklist, by=by)
+        wanted.pop(checklist.severity_id, None)
+    for severity in wanted.values():
+        checklist_attach(runbook=runbook, severity=severity, by=by)
