@@ -42,6 +42,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"], help="the worker's pool")
     parser.add_argument("--pace", type=float, default=0.1, help="seconds between approvals in the paced round")
     args = parser.parse_args()
 
@@ -81,7 +82,7 @@ def main() -> int:
         with running_stub() as stub:
             kubeconfig = str(write_kubeconfig(tmp / "kubeconfig", stub.url))
             env = {k: v for k, v in os.environ.items()}
-            env.update(RUNBOOKS_KUBECONFIG=kubeconfig, DATA_DIR=str(data_dir), WORKER_POOL="prefork",
+            env.update(RUNBOOKS_KUBECONFIG=kubeconfig, DATA_DIR=str(data_dir), WORKER_POOL=args.pool,
                        WORKER_CONCURRENCY=str(args.concurrency), VISIBILITY_TIMEOUT="3600")  # fmt: skip
             if settings.DATABASES["default"]["ENGINE"].endswith("sqlite3"):
                 env["DATABASE_URL"] = f"sqlite:///{settings.DATABASES['default']['NAME']}"
@@ -138,7 +139,7 @@ def main() -> int:
     for name, values in figures.items():
         p50, p99 = statistics.median(values), percentile(values, 99)
         print(f"{name}: {len(values)} approvals with {args.runs} runs in flight, approval → API server "
-              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(values):.0f} ms (worker concurrency {args.concurrency})")
+              f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, max {max(values):.0f} ms (worker: {args.pool} pool, concurrency {args.concurrency})")
         queued, working = breakdown[name]
         print(f"  of which in the queue p50 {statistics.median(queued):.0f} ms, p99 {percentile(queued, 99):.0f} ms; "
               f"claim → call p50 {statistics.median(working):.0f} ms, p99 {percentile(working, 99):.0f} ms")

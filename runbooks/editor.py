@@ -109,7 +109,7 @@ class StepForm(forms.Form):
     continue_on_failure = forms.BooleanField(required=False)
     timeout_seconds = forms.IntegerField(min_value=1, max_value=3600, initial=300)
     due_minutes = forms.IntegerField(required=False, min_value=0, max_value=43_200, label="Target (minutes)")
-    due_from = forms.ChoiceField(choices=DueFrom.choices, initial=DueFrom.START, label="counted from")
+    due_from = forms.ChoiceField(choices=DueFrom.choices, initial=DueFrom.START, label="Counted from")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -161,5 +161,8 @@ def step_initial(step: Step) -> dict[str, Any]:
 
 def steps_from(formset: Any) -> list[StepInput]:
     """The rows in the order the person gave, without removed and untouched blank rows."""
-    rows = [f for f in formset.ordered_forms if f.cleaned_data.get("title") or f.has_changed()]
-    return [f.to_input() for f in rows]
+    def blank(form: Any) -> bool:  # a spare row, maybe renumbered, never filled in
+        data = form.cleaned_data
+        return not any(data.get(name) for name in ("title", "instructions", "command", "action"))
+
+    return [f.to_input() for f in formset.ordered_forms if not blank(f)]
