@@ -1,11 +1,11 @@
 """Runbook step latency: from an approval to the Kubernetes call arriving at the API server.
 
-    .venv/bin/python bench/runbooks.py [--runs 50] [--concurrency 8] [--pace 0.1]
+    .venv/bin/python bench/runbooks.py [--runs 50] [--pool threads] [--concurrency 32] [--pace 0.1]
 
 A throwaway portal (its own DATA_DIR: SQLite and the embedded Redis; or
 BENCH_DATABASE_URL and REDIS_URL), the stub Kubernetes API server of the tests in
-this process, and a real Celery worker (prefork, `--concurrency`) on the
-`runbooks` queue. `--runs` runs are started, each waiting on the approval of one
+this process, and a real Celery worker on the `runbooks` queue, as production
+runs it (docker-compose's `worker-runbooks`: a thread pool, `--concurrency`). `--runs` runs are started, each waiting on the approval of one
 scale step (all in flight at once); a second person approves them, then the time
 from each approval's commit to its PATCH arriving at the API server is taken.
 
@@ -41,8 +41,9 @@ def percentile(values: list[float], p: float) -> float:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=50)
-    parser.add_argument("--concurrency", type=int, default=8)
-    parser.add_argument("--pool", default="prefork", choices=["prefork", "threads", "solo"], help="the worker's pool")
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--pool", default="threads", choices=["prefork", "threads", "solo"],
+                        help="the worker's pool (production: threads, as docker-compose's worker-runbooks)")
     parser.add_argument("--pace", type=float, default=0.1, help="seconds between approvals in the paced round")
     args = parser.parse_args()
 

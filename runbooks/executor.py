@@ -92,7 +92,7 @@ def finish(step_run_id: int, *, key: str, state: str, result: ActionResult, erro
         return "claim lost"
     sr = StepRun.objects.select_related("run", "run__runbook").get(pk=step_run_id)
     mode = " (dry run)" if sr.run.dry_run else ""
-    words = {S.SUCCEEDED: "succeeded", S.FAILED: "failed", S.OUTCOME_UNKNOWN: "ended with an unknown outcome"}[state]
+    words = {S.SUCCEEDED.value: "succeeded", S.FAILED.value: "failed", S.OUTCOME_UNKNOWN.value: "ended with an unknown outcome"}[state]
     detail = f": {error}" if error else ""
     record(run=sr.run, step_run=sr, action=f"step.{state}", by=None, body=f"Step {sr.order} “{sr.title}” {words}{mode}{detail}",
            parameters={"action": sr.action, "parameters": sr.parameters, "idempotency_key": key},
@@ -108,7 +108,7 @@ def sweep(*, now: Any = None) -> dict[str, int]:
     now = now or timezone.now()
     unknown = 0
     for sr in StepRun.objects.filter(state=S.RUNNING, claimed_at__lt=now - GRACE).select_related("run"):
-        if sr.claimed_at + timedelta(seconds=sr.timeout_seconds) + GRACE > now:
+        if sr.claimed_at is None or sr.claimed_at + timedelta(seconds=sr.timeout_seconds) + GRACE > now:
             continue
         with transaction.atomic():
             if StepRun.objects.filter(pk=sr.pk, state=S.RUNNING, idempotency_key=sr.idempotency_key).update(

@@ -16,7 +16,7 @@ class ImportForm(forms.Form):
     upload = forms.FileField(required=False, label="…or upload a .md file")
 
     def clean(self) -> dict[str, Any]:
-        data = super().clean()
+        data = super().clean() or {}
         upload = data.get("upload")
         if upload:
             if upload.size > MAX_UPLOAD:
@@ -38,8 +38,10 @@ class RunStartForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["incident"].queryset = Incident.objects.open().order_by("-id") if not args else Incident.objects.all()
-        self.fields["incident"].label_from_instance = lambda i: f"INC-{i.pk} {i.title}"
+        incident = self.fields["incident"]
+        assert isinstance(incident, forms.ModelChoiceField)
+        incident.queryset = Incident.objects.open().order_by("-id") if not args else Incident.objects.all()
+        incident.label_from_instance = lambda i: f"INC-{i.pk} {i.title}"  # type: ignore[method-assign,assignment]
 
 
 class StepCompleteForm(forms.Form):

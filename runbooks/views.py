@@ -23,6 +23,10 @@ from runbooks.models import Cluster, Run, StepKind, StepState
 from runbooks.services.library import import_preview
 
 
+def _is_htmx(request: HttpRequest) -> bool:
+    return bool(getattr(request, "htmx", False))  # set by django-htmx's middleware
+
+
 def _require(request: HttpRequest, role: str) -> None:
     if not has_role(request.user, role):
         raise PermissionDenied(f"This needs the {role} role.")
@@ -103,7 +107,7 @@ def run_start(request: HttpRequest, pk: int) -> HttpResponse:
     runbook = get_object_or_404(selectors.runbook_detail_qs(), pk=pk)
     form = RunStartForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Please correct the form: " + " ".join(e for errs in form.errors.values() for e in errs))
+        messages.error(request, "Please correct the form: " + " ".join(str(e) for errs in form.errors.values() for e in errs))
         return redirect("runbooks:detail", pk=pk)
     try:
         run = services.run_start(runbook=runbook, by=request.user, incident=form.cleaned_data["incident"],
@@ -152,7 +156,7 @@ def _run_context(request: HttpRequest, run: Run) -> dict[str, Any]:
 @require_GET
 def run_detail(request: HttpRequest, pk: int) -> HttpResponse:
     run = _run_or_404(pk)
-    template = "runbooks/partials/run_steps.html" if request.htmx else "runbooks/run.html"
+    template = "runbooks/partials/run_steps.html" if _is_htmx(request) else "runbooks/run.html"
     return render(request, template, _run_context(request, run))
 
 
@@ -192,7 +196,7 @@ def run_cancel(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _after(request: HttpRequest, run_id: int) -> HttpResponse:
-    if request.htmx:
+    if _is_htmx(request):
         return render(request, "runbooks/partials/run_steps.html", _run_context(request, _run_or_404(run_id)))
     return redirect("runbooks:run", pk=run_id)
 

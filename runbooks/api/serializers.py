@@ -21,7 +21,7 @@ class StepSerializer(serializers.ModelSerializer):
 
 
 class RunbookSerializer(serializers.ModelSerializer):
-    services = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    services: serializers.SlugRelatedField[Service] = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     steps = StepSerializer(many=True, read_only=True)
     tags = serializers.ListField(child=serializers.CharField())
     alert_names = serializers.ListField(child=serializers.CharField())
@@ -54,7 +54,7 @@ class RunbookInput(serializers.Serializer):
     services = serializers.ListField(child=ServiceRefField(), required=False, default=list, max_length=100)
     tags = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list, max_length=50)
     alert_names = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list, max_length=50)
-    steps = StepInput(many=True, max_length=200)
+    steps = StepInput(many=True, max_length=200)  # type: ignore[call-arg]  # ListSerializer takes max_length
 
 
 class ImportInput(serializers.Serializer):
@@ -129,7 +129,7 @@ class StepRunSerializer(serializers.ModelSerializer):
 class RunSerializer(serializers.ModelSerializer):
     runbook = serializers.SerializerMethodField()
     incident = serializers.SerializerMethodField()
-    cluster = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    cluster: serializers.SlugRelatedField[Cluster] = serializers.SlugRelatedField(slug_field="name", read_only=True)
     started_by = UserBriefSerializer(read_only=True)
     steps = StepRunSerializer(source="step_runs", many=True, read_only=True)
 
@@ -162,7 +162,7 @@ class ClusterSerializer(serializers.ModelSerializer):
 
 class ActionSerializer(serializers.Serializer):
     name = serializers.CharField()
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     mutating = serializers.BooleanField()
     schema = serializers.DictField()
 

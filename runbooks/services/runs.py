@@ -202,9 +202,11 @@ def step_approve(*, step_run: StepRun | int, by: Any) -> StepRun:
     now = timezone.now()
     sr.state, sr.approved_by, sr.approved_at = S.APPROVED, by, now
     sr.save(update_fields=["state", "approved_by", "approved_at"])
+    # Queued first after commit, before the live updates `record` schedules: the
+    # approval's latency is the time to the call, not to the last broadcast.
+    transaction.on_commit(partial(enqueue, sr.pk))
     record(run=sr.run, step_run=sr, action="step.approved", by=by, body=f"{display_name(by)} approved step {sr.order}: {sr.title}",
            parameters={"action": sr.action, "parameters": sr.parameters})  # fmt: skip
-    transaction.on_commit(partial(enqueue, sr.pk))
     return sr
 
 

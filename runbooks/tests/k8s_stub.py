@@ -76,7 +76,7 @@ class Cluster:
     def add_deployment(self, namespace: str, name: str, *, replicas: int = 2, images: list[str] | None = None,
                        env: list[dict[str, str]] | None = None) -> dict[str, Any]:  # fmt: skip
         images = images or [f"registry.example.com/{name}:1.0.0"]
-        dep = {
+        dep: dict[str, Any] = {
             "kind": "Deployment", "apiVersion": "apps/v1",
             "metadata": {"name": name, "namespace": namespace, "uid": self.uid(), "resourceVersion": "1", "generation": 1,
                          "creationTimestamp": "2026-01-01T00:00:00Z", "labels": {"app": name}, "annotations": {}},

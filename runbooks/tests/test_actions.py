@@ -35,12 +35,13 @@ def test_scale_records_the_replicas_before_and_after_and_sends_the_idempotency_k
 
 
 def test_a_dry_run_changes_nothing_and_says_so(k8s: Any, stub_cluster: Any) -> None:
-    for name, params in [
+    cases: list[tuple[str, dict[str, Any]]] = [
         ("k8s.scale", {"kind": "statefulset", "name": "model-server", "namespace": "ml", "replicas": 4}),
         ("k8s.rollout_restart", {"name": "api-gateway", "namespace": "production"}),
         ("k8s.rollout_undo", {"name": "api-gateway", "namespace": "production"}),
         ("k8s.set_env", {"name": "api-gateway", "namespace": "production", "env": {"A": "1"}}),
-    ]:
+    ]
+    for name, params in cases:
         before = repr(k8s.cluster.deployments) + repr(k8s.cluster.statefulsets)
         result = run(name, params, stub_cluster, dry_run=True)
         assert "dry run" in result.output
@@ -104,7 +105,7 @@ def test_a_lost_connection_during_a_change_is_an_unknown_outcome(stub_cluster: A
                 raise ConnectionResetError("gone")  # the handler thread dies: no answer
             return original(request)
 
-        server.answer = hang_up  # type: ignore[method-assign]
+        server.answer = hang_up  # type: ignore[method-assign,assignment]
         with pytest.raises(OutcomeUnknown):
             run("k8s.scale", {"kind": "deployment", "name": "api-gateway", "namespace": "production", "replicas": 9},
                 stub_cluster, timeout_seconds=5)  # fmt: skip
@@ -125,7 +126,7 @@ def test_rollout_status_waits_for_the_rollout_by_kubectls_rules(k8s: Any, stub_c
 
 
 def test_rollout_progress_follows_kubectl() -> None:
-    dep = {"metadata": {"name": "x", "generation": 2}, "spec": {"replicas": 3},
+    dep: dict[str, Any] = {"metadata": {"name": "x", "generation": 2}, "spec": {"replicas": 3},
            "status": {"observedGeneration": 2, "replicas": 4, "updatedReplicas": 2, "availableReplicas": 2}}  # fmt: skip
     assert rollout_progress(dep) == (False, 'Waiting for deployment "x" rollout to finish: 2 out of 3 new replicas have been updated...')
     dep["status"].update(updatedReplicas=3)

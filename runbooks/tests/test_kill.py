@@ -77,7 +77,7 @@ def test_sigkilled_workers_never_call_kubernetes_twice(cast: Any, k8s: Any, sett
         # As beat does, with the clock past every timeout: the sweeper marks steps whose
         # worker died mid-call, and queues again approved steps whose message a kill
         # lost (Redis hands a message over before it is recorded as unacknowledged).
-        swept = Counter()
+        swept: Counter[str] = Counter()
         for _ in range(5):
             swept.update(executor.sweep(now=timezone.now() + timedelta(hours=1)))
             settle = time.monotonic() + 30

@@ -123,7 +123,7 @@ def test_an_http_step_never_connects_to_a_denied_address_or_leaves_its_endpoint(
 
 
 def test_parameters_are_checked_against_each_actions_schema(cast: Any) -> None:
-    bad = [("http.request", {"endpoint": "ops", "method": "TRACE"}), ("http.request", {"url": "http://x"}),
+    bad: list[tuple[str, dict[str, Any]]] = [("http.request", {"endpoint": "ops", "method": "TRACE"}), ("http.request", {"url": "http://x"}),
            ("incident.post_update", {"body": ""}), ("maintenance.start", {"title": "x"}),
            ("probe.assert", {"probe": 1, "expect": "fine"})]  # fmt: skip
     for action, parameters in bad:

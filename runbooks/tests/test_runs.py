@@ -130,6 +130,7 @@ def test_a_late_answer_settles_a_step_the_sweeper_gave_up_on(cast: Any, k8s: Any
     step_complete(step_run=first, by=cast.responder, outcome="succeeded")
     step_approve(step_run=scale, by=approver())
     key = executor.claim(scale.pk, worker="w")
+    assert key is not None
     executor.sweep(now=timezone.now() + timedelta(hours=1))
     from runbooks.actions import ActionResult
 
