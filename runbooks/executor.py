@@ -35,7 +35,6 @@ S = StepState
 GRACE = timedelta(seconds=60)
 REQUEUE_AFTER = timedelta(seconds=30)
 MAX_OUTPUT = 64_000
-ENDED: dict[str, str] = {S.SUCCEEDED: "succeeded", S.FAILED: "failed", S.OUTCOME_UNKNOWN: "ended with an unknown outcome"}
 
 
 def worker_name() -> str:
@@ -59,10 +58,11 @@ def step_execute(step_run_id: int, *, worker: str | None = None) -> str:
     key = claim(step_run_id, worker=worker or worker_name())
     if key is None:
         return "not claimed"
-    sr = StepRun.objects.select_related("run", "run__cluster", "run__runbook").get(pk=step_run_id)
+    sr = StepRun.objects.select_related("run", "run__cluster", "run__runbook", "run__started_by", "approved_by").get(pk=step_run_id)
     action = get_action(sr.action)
     ctx = ActionContext(cluster=sr.run.cluster, namespace=sr.run.namespace, dry_run=sr.run.dry_run,
-                        idempotency_key=key, timeout_seconds=sr.timeout_seconds)  # fmt: skip
+                        idempotency_key=key, timeout_seconds=sr.timeout_seconds, incident_id=sr.run.incident_id,
+                        run_id=sr.run_id, by=sr.approved_by or sr.run.started_by)  # fmt: skip
     state, error = S.FAILED, ""
     result = ActionResult(ok=False)
     try:
@@ -92,7 +92,7 @@ def finish(step_run_id: int, *, key: str, state: str, result: ActionResult, erro
         return "claim lost"
     sr = StepRun.objects.select_related("run", "run__runbook").get(pk=step_run_id)
     mode = " (dry run)" if sr.run.dry_run else ""
-    words = ENDED[state]
+    words = {S.SUCCEEDED.value: "succeeded", S.FAILED.value: "failed", S.OUTCOME_UNKNOWN.value: "ended with an unknown outcome"}[state]
     detail = f": {error}" if error else ""
     record(run=sr.run, step_run=sr, action=f"step.{state}", by=None, body=f"Step {sr.order} “{sr.title}” {words}{mode}{detail}",
            parameters={"action": sr.action, "parameters": sr.parameters, "idempotency_key": key},

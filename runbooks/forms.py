@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import Any, cast
+from typing import Any
 
 from django import forms
 
@@ -16,8 +16,7 @@ class ImportForm(forms.Form):
     upload = forms.FileField(required=False, label="…or upload a .md file")
 
     def clean(self) -> dict[str, Any]:
-        super().clean()
-        data = self.cleaned_data
+        data = super().clean() or {}
         upload = data.get("upload")
         if upload:
             if upload.size > MAX_UPLOAD:
@@ -39,9 +38,10 @@ class RunStartForm(forms.Form):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        incident = cast("forms.ModelChoiceField[Incident]", self.fields["incident"])
+        incident = self.fields["incident"]
+        assert isinstance(incident, forms.ModelChoiceField)
         incident.queryset = Incident.objects.open().order_by("-id") if not args else Incident.objects.all()
-        incident.label_from_instance = lambda obj: f"INC-{obj.pk} {obj.title}"  # type: ignore[method-assign]
+        incident.label_from_instance = lambda i: f"INC-{i.pk} {i.title}"  # type: ignore[method-assign,assignment]
 
 
 class StepCompleteForm(forms.Form):

@@ -43,6 +43,13 @@ class Runbook(models.Model):
         return not self.steps.filter(kind=StepKind.AUTOMATED).exists()
 
 
+class DueFrom(models.TextChoices):
+    """What a checklist item's target time counts from."""
+
+    START = "start", "the incident's start"
+    RESOLUTION = "resolution", "the incident's resolution"
+
+
 class Step(models.Model):
     runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="steps")
     order = models.PositiveIntegerField()
@@ -56,6 +63,11 @@ class Step(models.Model):
     dangerous = models.BooleanField(default=False)
     continue_on_failure = models.BooleanField(default=False)
     timeout_seconds = models.PositiveIntegerField(default=300)
+    # A response checklist's target: done within `due_minutes` of the incident's start
+    # (or of its resolution). Manual steps only; a step with a target is checked off
+    # whenever it is done, not in order.
+    due_minutes = models.PositiveIntegerField(null=True, blank=True)
+    due_from = models.CharField(max_length=16, choices=DueFrom.choices, default=DueFrom.START)
 
     class Meta:
         ordering = ["runbook", "order"]
@@ -85,6 +97,44 @@ class Cluster(models.Model):
 
     def allows(self, namespace: str) -> bool:
         return namespace in self.namespaces
+
+
+class HttpEndpoint(models.Model):
+    """Where the `http.request` action may send requests: a base URL configured by a
+    manager, and headers (a token) that steps use without ever seeing them. A step
+    names the endpoint and a path below its URL, never a URL of its own."""
+
+    name = models.SlugField(max_length=64, unique=True)
+    url = models.URLField(max_length=500)  # the base: https://ops.example.com/api
+    headers = models.JSONField(default=dict, blank=True)  # sent with every request; never shown back
+    timeout_seconds = models.PositiveIntegerField(default=10)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Checklist(models.Model):
+    """A response checklist attached to a severity, and optionally to one service: an
+    incident that opens at that severity (touching that service) starts it by itself."""
+
+    runbook = models.ForeignKey(Runbook, on_delete=models.CASCADE, related_name="checklists")
+    severity = models.ForeignKey("incidents.Severity", on_delete=models.CASCADE, related_name="+")
+    service = models.ForeignKey("incidents.Service", null=True, blank=True, on_delete=models.CASCADE, related_name="+")
+
+    class Meta:
+        ordering = ["severity__rank", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["runbook", "severity", "service"], name="checklist_unique"),
+            models.UniqueConstraint(fields=["runbook", "severity"], condition=Q(service__isnull=True),
+                                    name="checklist_unique_any_service"),  # fmt: skip
+        ]
+        # the subscriber: WHERE severity_id = ? (the FK's own index)
+
+    def __str__(self) -> str:
+        return f"{self.runbook_id} on {self.severity_id}" + (f"/{self.service_id}" if self.service_id else "")
 
 
 class RunState(models.TextChoices):
@@ -166,6 +216,8 @@ class StepRun(models.Model):
     dangerous = models.BooleanField(default=False)
     continue_on_failure = models.BooleanField(default=False)
     timeout_seconds = models.PositiveIntegerField(default=300)
+    due_minutes = models.PositiveIntegerField(null=True, blank=True)
+    due_from = models.CharField(max_length=16, choices=DueFrom.choices, default=DueFrom.START)
 
     state = models.CharField(max_length=24, choices=StepState.choices, default=StepState.PENDING)
     # Written with the claim, before the action is called: the action sends it with its

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Prefetch, Q, QuerySet
+from django.utils import timezone
 
-from runbooks.models import Run, Runbook, Step, StepRun
+from runbooks.models import DueFrom, Run, Runbook, Step, StepRun, StepState
 
 # /runbooks/42/ anywhere in an annotation's URL: the portal's own link to a runbook
 _RUNBOOK_LINK = re.compile(r"/runbooks/(\d{1,18})(?:/|$|\?|#)")
@@ -81,3 +84,35 @@ def suggested_runbooks(incident: Any) -> list[tuple[Runbook, str]]:
             if matched:
                 out.append((runbook, f"answers {', '.join(matched)}"))
     return out
+
+
+@dataclass(frozen=True)
+class ChecklistItem:
+    step_run: StepRun
+    status: str  # done | skipped | failed | cancelled | due | overdue | later
+    due_at: datetime | None  # None: counts from a resolution that has not happened, or no target
+
+
+def checklist_item(step_run: StepRun, incident: Any, now: datetime) -> ChecklistItem:
+    """Where one checklist item stands. The one home of the due/overdue rule: a target
+    counts from the incident's start, or from its resolution once it is resolved."""
+    due_at = None
+    if step_run.due_minutes is not None:
+        reference = incident.resolved_at if step_run.due_from == DueFrom.RESOLUTION else incident.started_at
+        if reference is not None:
+            due_at = reference + timedelta(minutes=step_run.due_minutes)
+    if step_run.state == StepState.SUCCEEDED:
+        return ChecklistItem(step_run, "done", due_at)
+    if step_run.state in (StepState.SKIPPED, StepState.FAILED, StepState.CANCELLED):
+        return ChecklistItem(step_run, str(step_run.state), due_at)
+    if step_run.due_minutes is not None and due_at is None:
+        return ChecklistItem(step_run, "later", None)
+    return ChecklistItem(step_run, "overdue" if due_at is not None and now > due_at else "due", due_at)
+
+
+def incident_checklists(incident: Any, *, now: datetime | None = None) -> list[tuple[Run, list[ChecklistItem]]]:
+    """The incident's runs that carry target times, with each item's status (the war room)."""
+    now = now or timezone.now()
+    runs = (run_list_qs(incident_id=incident.pk).filter(step_runs__due_minutes__isnull=False).distinct()
+            .prefetch_related(Prefetch("step_runs", queryset=StepRun.objects.order_by("order"))))  # fmt: skip
+    return [(run, [checklist_item(sr, incident, now) for sr in run.step_runs.all()]) for run in runs]

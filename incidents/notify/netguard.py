@@ -74,6 +74,10 @@ def resolve(host: str, port: int) -> IPAddress:
 
 
 def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.0) -> HttpAnswer:
+    return request("POST", url, body, headers, timeout=timeout)
+
+
+def request(method: str, url: str, body: bytes | None, headers: dict[str, str], *, timeout: float = 10.0) -> HttpAnswer:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise RefusedAddress("Only http and https URLs with a host are allowed.")
@@ -93,7 +97,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.
     else:
         pool = urllib3.HTTPConnectionPool(str(ip), port, timeout=limit, retries=False, maxsize=1)
     try:
-        response = pool.urlopen("POST", target, body=body, headers={**headers, "Host": host_header}, redirect=False)
+        response = pool.urlopen(method, target, body=body, headers={**headers, "Host": host_header}, redirect=False)
         return HttpAnswer(response.status, response.data[:2000].decode("utf-8", "replace"))
     except urllib3.exceptions.HTTPError as exc:
         raise TransportError(f"{type(exc).__name__}: {exc}") from exc

@@ -10,10 +10,12 @@ from runbooks.actions.base import (
     render_parameters,
     validate_parameters,
 )
+from runbooks.actions.http import ACTIONS as HTTP_ACTIONS
 from runbooks.actions.kubernetes import ACTIONS as KUBERNETES_ACTIONS
 from runbooks.actions.kubernetes import OutcomeUnknown
+from runbooks.actions.portal import ACTIONS as PORTAL_ACTIONS
 
-ACTIONS: dict[str, Action] = {action.name: action for action in KUBERNETES_ACTIONS}
+ACTIONS: dict[str, Action] = {action.name: action for action in [*KUBERNETES_ACTIONS, *HTTP_ACTIONS, *PORTAL_ACTIONS]}
 
 
 def get_action(name: str) -> Action | None:

@@ -30,6 +30,9 @@ class ActionContext:
     dry_run: bool = False
     idempotency_key: str = ""
     timeout_seconds: int = 300
+    incident_id: int | None = None  # None for a drill
+    run_id: int | None = None
+    by: Any = None  # the person the action acts for (who approved it, or who started the run)
 
 
 @dataclass

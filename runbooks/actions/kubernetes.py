@@ -392,7 +392,7 @@ def pod_log(ctx: ActionContext, params: dict[str, Any]) -> ActionResult:
         raise ActionError(_api_message(exc)) from exc
     except Exception as exc:
         raise ActionError(f"Could not reach the API server: {exc}") from exc
-    text = (response.data or b"").decode("utf-8", "replace")
+    text = (getattr(response, "data", None) or b"").decode("utf-8", "replace")  # not preloaded: the raw response
     return ActionResult(ok=True, output=text[-MAX_LOG:])
 
 

@@ -9,15 +9,15 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from incidents.api.serializers import ServiceRefField, UserBriefSerializer
-from incidents.models import Incident, Service
-from runbooks.models import Cluster, Run, Runbook, Step, StepKind, StepRun
+from incidents.models import Incident, Service, Severity
+from runbooks.models import Checklist, Cluster, DueFrom, HttpEndpoint, Run, Runbook, Step, StepKind, StepRun
 
 
 class StepSerializer(serializers.ModelSerializer):
     class Meta:
         model = Step
         fields = ["id", "order", "kind", "title", "instructions", "command", "action", "parameters", "requires_approval",
-                  "dangerous", "continue_on_failure", "timeout_seconds"]  # fmt: skip
+                  "dangerous", "continue_on_failure", "timeout_seconds", "due_minutes", "due_from"]  # fmt: skip
 
 
 class RunbookSerializer(serializers.ModelSerializer):
@@ -43,6 +43,9 @@ class StepInput(serializers.Serializer):
     dangerous = serializers.BooleanField(default=False)
     continue_on_failure = serializers.BooleanField(default=False)
     timeout_seconds = serializers.IntegerField(min_value=1, max_value=3600, default=300)
+    due_minutes = serializers.IntegerField(min_value=0, max_value=43_200, required=False, allow_null=True, default=None,
+                                           help_text="A checklist item's target in minutes (manual steps only).")  # fmt: skip
+    due_from = serializers.ChoiceField(choices=DueFrom.choices, default=DueFrom.START)
 
 
 class RunbookInput(serializers.Serializer):
@@ -51,7 +54,7 @@ class RunbookInput(serializers.Serializer):
     services = serializers.ListField(child=ServiceRefField(), required=False, default=list, max_length=100)
     tags = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list, max_length=50)
     alert_names = serializers.ListField(child=serializers.CharField(max_length=200), required=False, default=list, max_length=50)
-    steps = StepInput(many=True, max_length=200)  # type: ignore[call-arg]  # passed on to ListSerializer; not in the stubs
+    steps = StepInput(many=True, max_length=200)  # type: ignore[call-arg]  # ListSerializer takes max_length
 
 
 class ImportInput(serializers.Serializer):
@@ -97,7 +100,7 @@ class IncidentRefField(serializers.Field):
         incident = Incident.objects.filter(pk=pk).first() if pk is not None else None
         if incident is None:
             self.fail("does_not_exist", value=str(data)[:40])
-        return incident
+        return incident  # type: ignore[return-value]
 
     def to_representation(self, value: Any) -> str:
         return f"INC-{value.pk}"
@@ -159,7 +162,30 @@ class ClusterSerializer(serializers.ModelSerializer):
 
 class ActionSerializer(serializers.Serializer):
     name = serializers.CharField()
-    # A declared field: DRF's metaclass moves it off the class, so it does not replace Field.label.
-    label = serializers.CharField()  # type: ignore[assignment]
+    label = serializers.CharField()  # type: ignore[assignment]  # a field named like Field.label
     mutating = serializers.BooleanField()
     schema = serializers.DictField()
+
+
+class HttpEndpointSerializer(serializers.ModelSerializer):
+    headers = serializers.DictField(child=serializers.CharField(max_length=4096), write_only=True, required=False, default=dict,
+                                    help_text="Sent with every request (a token); never shown back.")  # fmt: skip
+    header_names = serializers.SerializerMethodField()
+
+    class Meta:
+        model = HttpEndpoint
+        fields = ["id", "name", "url", "headers", "header_names", "timeout_seconds"]
+
+    def get_header_names(self, obj: HttpEndpoint) -> list[str]:
+        return sorted(obj.headers or {})
+
+
+class ChecklistSerializer(serializers.ModelSerializer):
+    runbook = serializers.PrimaryKeyRelatedField(queryset=Runbook.objects.all())
+    severity = serializers.SlugRelatedField(slug_field="name", queryset=Severity.objects.all())
+    service = serializers.SlugRelatedField(slug_field="slug", queryset=Service.objects.all(), required=False, allow_null=True)
+
+    class Meta:
+        model = Checklist
+        fields = ["id", "runbook", "severity", "service"]
+        validators: list[Any] = []  # attaching twice is a no-op (checklist_attach), not an error

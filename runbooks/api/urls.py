@@ -10,6 +10,8 @@ router.register("runbooks", views.RunbookViewSet, basename="runbook")
 router.register("runbook-runs", views.RunViewSet, basename="runbook-run")
 router.register("runbook-steps", views.StepRunViewSet, basename="runbook-step")
 router.register("runbook-clusters", views.ClusterViewSet, basename="runbook-cluster")
+router.register("runbook-endpoints", views.HttpEndpointViewSet, basename="runbook-endpoint")
+router.register("runbook-checklists", views.ChecklistViewSet, basename="runbook-checklist")
 
 urlpatterns = [
     path("runbook-actions/", views.ActionListView.as_view(), name="runbook-actions"),

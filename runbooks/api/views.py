@@ -22,7 +22,7 @@ from portal.pagination import NewestFirstCursorPagination
 from runbooks import selectors, services
 from runbooks.actions import ACTIONS
 from runbooks.api import serializers as s
-from runbooks.models import Cluster, Run, Runbook, StepRun
+from runbooks.models import Checklist, Cluster, HttpEndpoint, Run, Runbook, StepRun
 from runbooks.services.library import import_preview
 
 
@@ -179,6 +179,37 @@ class ClusterViewSet(viewsets.ModelViewSet):
         data = {**s.ClusterSerializer(serializer.instance).data, **serializer.validated_data}
         serializer.instance = services.cluster_save(name=serializer.instance.name, namespaces=data["namespaces"], by=self.request.user,
                                                     context=data["context"], in_cluster=data["in_cluster"])  # fmt: skip
+
+
+class HttpEndpointViewSet(viewsets.ModelViewSet):
+    serializer_class = s.HttpEndpointSerializer
+    queryset = HttpEndpoint.objects.all()
+    write_role = OrgRole.MANAGER
+    pagination_class = None
+    lookup_field = "name"
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = services.endpoint_save(by=self.request.user, **serializer.validated_data)
+
+    def perform_update(self, serializer: Any) -> None:
+        data = {"url": serializer.instance.url, "headers": serializer.instance.headers,
+                "timeout_seconds": serializer.instance.timeout_seconds, **serializer.validated_data}  # fmt: skip
+        data["name"] = serializer.instance.name
+        serializer.instance = services.endpoint_save(by=self.request.user, **data)
+
+
+@extend_schema_view(create=extend_schema(summary="Attach a response checklist to a severity (and optionally a service)"))
+class ChecklistViewSet(mixins.ListModelMixin, mixins.CreateModelMixin, mixins.DestroyModelMixin, viewsets.GenericViewSet):
+    serializer_class = s.ChecklistSerializer
+    queryset = Checklist.objects.select_related("severity", "service")
+    write_role = OrgRole.MANAGER
+    pagination_class = None
+
+    def perform_create(self, serializer: Any) -> None:
+        serializer.instance = services.checklist_attach(by=self.request.user, **serializer.validated_data)
+
+    def perform_destroy(self, instance: Checklist) -> None:
+        services.checklist_detach(checklist=instance, by=self.request.user)
 
 
 class ActionListView(APIView):

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from runbooks.services.checklists import checklist_attach, checklist_detach, checklists_set, checklists_start
 from runbooks.services.library import (
     StepInput,
     cluster_save,
+    endpoint_save,
     runbook_delete,
     runbook_import,
     runbook_save,
@@ -19,7 +21,12 @@ from runbooks.services.runs import (
 
 __all__ = [
     "StepInput",
+    "checklist_attach",
+    "checklist_detach",
+    "checklists_set",
+    "checklists_start",
     "cluster_save",
+    "endpoint_save",
     "run_cancel",
     "run_start",
     "runbook_delete",

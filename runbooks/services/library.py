@@ -15,7 +15,7 @@ from portal.markdown import render_markdown
 from portal.text import clean_text
 from runbooks.actions import get_action, validate_parameters
 from runbooks.importer import ParsedRunbook, parse_markdown
-from runbooks.models import AuditEntry, Cluster, Runbook, Step, StepKind
+from runbooks.models import AuditEntry, Cluster, DueFrom, HttpEndpoint, Runbook, Step, StepKind
 
 MAX_STEPS = 200
 _LABEL = re.compile(r"^[A-Za-z0-9_:.\-]{1,200}$")
@@ -33,6 +33,11 @@ class StepInput:
     dangerous: bool = False
     continue_on_failure: bool = False
     timeout_seconds: int = 300
+    due_minutes: int | None = None  # a checklist item's target, manual steps only
+    due_from: str = DueFrom.START
+
+
+MAX_DUE_MINUTES = 60 * 24 * 30
 
 
 def _labels(values: Iterable[Any], name: str, *, limit: int = 50) -> list[str]:
@@ -71,13 +76,24 @@ def _clean_step(index: int, step: StepInput) -> Step:
         action_name = action.name
     elif step.action or step.parameters:
         raise ValidationFailed("A manual step has no action.", fields={f"{where}.action": ["Only automated steps run actions."]})
+    try:
+        due_minutes = None if step.due_minutes in (None, "") else int(step.due_minutes)
+    except (TypeError, ValueError):
+        raise ValidationFailed("Target time must be whole minutes.", fields={f"{where}.due_minutes": ["A whole number."]}) from None
+    if due_minutes is not None:
+        if step.kind != StepKind.MANUAL:
+            raise ValidationFailed("Only manual steps have a target time.", fields={f"{where}.due_minutes": ["Manual steps only."]})
+        if not 0 <= due_minutes <= MAX_DUE_MINUTES:
+            raise ValidationFailed("Target time out of range.", fields={f"{where}.due_minutes": ["Between 0 and 43200 minutes."]})
+    if step.due_from not in DueFrom.values:
+        raise ValidationFailed("Unknown target reference.", fields={f"{where}.due_from": [f"Choose one of {DueFrom.values}."]})
     return Step(
         order=index + 1, kind=step.kind, title=title,
         instructions=clean_text(step.instructions, max_length=20_000, multiline=True),
         command=clean_text(step.command, max_length=20_000, multiline=True),
         action=action_name, parameters=parameters, requires_approval=bool(step.requires_approval),
         dangerous=bool(step.dangerous), continue_on_failure=bool(step.continue_on_failure),
-        timeout_seconds=int(step.timeout_seconds),
+        timeout_seconds=int(step.timeout_seconds), due_minutes=due_minutes, due_from=step.due_from,
     )  # fmt: skip
 
 
@@ -194,3 +210,26 @@ def cluster_save(*, name: str, namespaces: Iterable[str], by: Any, context: str 
     )
     AuditEntry.objects.create(actor=_actor(by), action="cluster.saved", parameters={"name": name, "namespaces": ns})
     return cluster
+
+
+@transaction.atomic
+def endpoint_save(*, name: str, url: str, by: Any, headers: dict[str, str] | None = None, timeout_seconds: int = 10) -> HttpEndpoint:
+    """An endpoint the `http.request` action may call. The URL's scheme and literal
+    address are checked now; a host name is checked when it is resolved, at connect."""
+    from incidents.notify import netguard
+
+    url = clean_text(url, max_length=500)
+    try:
+        netguard.check_url(url)
+    except netguard.RefusedAddress as exc:
+        raise ValidationFailed(str(exc), fields={"url": [str(exc)]}) from exc
+    if not 1 <= int(timeout_seconds) <= 120:
+        raise ValidationFailed("Timeout out of range.", fields={"timeout_seconds": ["Between 1 and 120 seconds."]})
+    clean_headers = {clean_text(k, max_length=200): clean_text(v, max_length=4096) for k, v in (headers or {}).items()}
+    if any(not re.fullmatch(r"[A-Za-z0-9-]{1,200}", k) for k in clean_headers):
+        raise ValidationFailed("Invalid header name.", fields={"headers": ["Letters, digits and - only."]})
+    endpoint, _ = HttpEndpoint.objects.update_or_create(
+        name=name, defaults={"url": url, "headers": clean_headers, "timeout_seconds": int(timeout_seconds)}
+    )
+    AuditEntry.objects.create(actor=_actor(by), action="endpoint.saved", parameters={"name": name, "url": url, "headers": sorted(clean_headers)})
+    return endpoint

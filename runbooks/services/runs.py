@@ -129,6 +129,7 @@ def run_start(
             run=run, step=step, order=step.order, kind=step.kind, title=step.title, instructions=step.instructions,
             command=step.command, action=step.action, parameters=parameters, requires_approval=step.requires_approval,
             dangerous=step.dangerous, continue_on_failure=step.continue_on_failure, timeout_seconds=step.timeout_seconds,
+            due_minutes=step.due_minutes, due_from=step.due_from,
         ))  # fmt: skip
     StepRun.objects.bulk_create(step_runs)
     mode = " (dry run)" if dry_run else ""
@@ -201,9 +202,11 @@ def step_approve(*, step_run: StepRun | int, by: Any) -> StepRun:
     now = timezone.now()
     sr.state, sr.approved_by, sr.approved_at = S.APPROVED, by, now
     sr.save(update_fields=["state", "approved_by", "approved_at"])
+    # Queued first after commit, before the live updates `record` schedules: the
+    # approval's latency is the time to the call, not to the last broadcast.
+    transaction.on_commit(partial(enqueue, sr.pk))
     record(run=sr.run, step_run=sr, action="step.approved", by=by, body=f"{display_name(by)} approved step {sr.order}: {sr.title}",
            parameters={"action": sr.action, "parameters": sr.parameters})  # fmt: skip
-    transaction.on_commit(partial(enqueue, sr.pk))
     return sr
 
 
@@ -223,8 +226,9 @@ def step_complete(*, step_run: StepRun | int, by: Any, outcome: str, note: str =
         raise InvalidTransition("A step awaiting approval can only be approved or skipped.", current=sr.state,
                                 requested=outcome, allowed=[S.APPROVED, S.SKIPPED])  # fmt: skip
     _refuse(sr, outcome, allowed)
-    # Steps are done in order: only the run's current step can be checked off.
-    if sr.run.step_runs.filter(order__lt=sr.order).exclude(state__in=TERMINAL_STEP_STATES).exists():
+    # Steps are done in order: only the run's current step can be checked off. A
+    # checklist item (a step with a target time) is checked off whenever it is done.
+    if sr.due_minutes is None and sr.run.step_runs.filter(order__lt=sr.order).exclude(state__in=TERMINAL_STEP_STATES).exists():
         raise Conflict("An earlier step is not finished yet.")
     was = sr.state
     sr.state, sr.finished_by, sr.finished_at = outcome, by, timezone.now()

@@ -91,9 +91,7 @@ def test_an_api_error_is_reported_with_the_servers_message(k8s: Any, stub_cluste
         run("k8s.scale", {"kind": "deployment", "name": "nope", "namespace": "production", "replicas": 1}, stub_cluster)
 
 
-def test_a_lost_connection_during_a_change_is_an_unknown_outcome(
-    stub_cluster: Any, settings: Any, own_tmp: Any, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_lost_connection_during_a_change_is_an_unknown_outcome(stub_cluster: Any, settings: Any, own_tmp: Any) -> None:
     from runbooks.tests.k8s_stub import Seed, running_stub, write_kubeconfig
 
     with running_stub() as server:
@@ -107,7 +105,7 @@ def test_a_lost_connection_during_a_change_is_an_unknown_outcome(
                 raise ConnectionResetError("gone")  # the handler thread dies: no answer
             return original(request)
 
-        monkeypatch.setattr(server, "answer", hang_up)
+        server.answer = hang_up  # type: ignore[method-assign,assignment]
         with pytest.raises(OutcomeUnknown):
             run("k8s.scale", {"kind": "deployment", "name": "api-gateway", "namespace": "production", "replicas": 9},
                 stub_cluster, timeout_seconds=5)  # fmt: skip

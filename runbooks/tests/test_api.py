@@ -120,3 +120,30 @@ def test_the_schema_describes_the_runbook_endpoints(api: Any, cast: Any) -> None
     for path in ("/api/v1/runbooks/", "/api/v1/runbooks/{id}/runs/", "/api/v1/runbooks/import/preview/",
                  "/api/v1/runbook-steps/{id}/approve/", "/api/v1/runbook-runs/{id}/cancel/"):  # fmt: skip
         assert path in schema["paths"]
+
+
+def test_managers_configure_endpoints_whose_headers_are_never_shown(api: Any, cast: Any) -> None:
+    body = {"name": "ops", "url": "https://ops.example.com/api", "headers": {"Authorization": "Bearer s3cret"}}
+    assert api.as_(cast.responder).post("/api/v1/runbook-endpoints/", body, format="json").status_code == 403
+    reply = api.as_(cast.owner).post("/api/v1/runbook-endpoints/", body, format="json")
+    assert reply.status_code == 201, reply.json()
+    assert reply.json()["header_names"] == ["Authorization"] and "s3cret" not in reply.content.decode()
+    assert "s3cret" not in api.as_(cast.viewer).get("/api/v1/runbook-endpoints/ops/").content.decode()
+    refused = api.as_(cast.owner).post("/api/v1/runbook-endpoints/", {"name": "meta", "url": "http://169.254.169.254/"}, format="json")
+    assert refused.status_code == 400 and "url" in refused.json()["error"]["fields"]
+
+
+def test_checklists_attach_by_severity_name_and_only_manual_runbooks(api: Any, cast: Any) -> None:
+    manual = api.as_(cast.owner).post("/api/v1/runbooks/", _body(title="First response", steps=[
+        {"title": "Acknowledge", "due_minutes": 15}, {"title": "Postmortem", "due_minutes": 2880, "due_from": "resolution"},
+    ]), format="json").json()  # fmt: skip
+    assert [s["due_minutes"] for s in manual["steps"]] == [15, 2880] and manual["steps"][1]["due_from"] == "resolution"
+    body = {"runbook": manual["id"], "severity": "SEV1"}
+    assert api.as_(cast.responder).post("/api/v1/runbook-checklists/", body, format="json").status_code == 403
+    reply = api.as_(cast.owner).post("/api/v1/runbook-checklists/", body, format="json")
+    assert reply.status_code == 201 and reply.json()["service"] is None
+    automated = api.as_(cast.owner).post("/api/v1/runbooks/", _body(), format="json").json()
+    refused = api.as_(cast.owner).post("/api/v1/runbook-checklists/", {"runbook": automated["id"], "severity": "SEV1"}, format="json")
+    assert refused.status_code == 400 and "runbook" in refused.json()["error"]["fields"]
+    assert api.as_(cast.owner).delete(f"/api/v1/runbook-checklists/{reply.json()['id']}/").status_code == 204
+    assert api.as_(cast.viewer).get("/api/v1/runbook-checklists/").json() == []

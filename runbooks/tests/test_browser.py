@@ -90,3 +90,67 @@ def test_an_approval_runs_the_step_and_the_run_page_updates_live(live_asgi: Any,
             ppage.screenshot(path=str(SCREENSHOTS / "runbook-detail-phone.png"), full_page=True)
         finally:
             browser.close()
+
+
+def test_the_editor_adds_moves_and_types_a_step_in_the_browser(live_asgi: Any, cast: Any) -> None:
+    """The editor's script: a new row, the inputs of the chosen action only, a row moved
+    up (its order number follows); saved as shown. Screenshots at desktop and phone sizes."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from portal.tests.factories import severity
+    from runbooks.services import StepInput, checklist_attach, runbook_save
+
+    runbook = latency_runbook(cast.owner)
+    checklist = runbook_save(title="Major incident: first response", by=cast.owner, steps=[
+        StepInput(title="Acknowledge", due_minutes=15), StepInput(title="Name a commander", due_minutes=15),
+        StepInput(title="Post the first public update", due_minutes=15), StepInput(title="Check recent deployments", due_minutes=30),
+        StepInput(title="Schedule the postmortem", due_minutes=2880, due_from="resolution"),
+    ])  # fmt: skip
+    checklist_attach(runbook=checklist, severity=severity("SEV1"), by=cast.owner)
+    incident = declare(by=cast.responder, sev="SEV1", title="Checkout down")  # starts the checklist
+    cookie, phone_cookie = _session_cookie(cast.owner, live_asgi), _session_cookie(cast.owner, live_asgi)
+    SCREENSHOTS.mkdir(exist_ok=True)
+    with sync_playwright() as playwright:
+        browser = _launch(playwright)
+        try:
+            context = browser.new_context(viewport={"width": 1366, "height": 768})
+            context.add_cookies([cookie])
+            page = context.new_page()
+            page.goto(f"{live_asgi.url}/runbooks/{runbook.pk}/edit/")
+            rows = page.locator(".step-row")
+            expect(rows).to_have_count(4)  # three steps and a blank row
+            expect(rows.nth(1).locator('[data-params-for="k8s.scale"]')).to_be_visible()
+            expect(rows.nth(1).locator('[data-params-for="k8s.set_env"]')).to_be_hidden()
+            expect(rows.nth(0).locator('select[name$="-action"]')).to_be_hidden()  # a manual step has no action
+            page.click("button[data-add-row=steps]")
+            expect(rows).to_have_count(5)
+            new = rows.nth(4)
+            new.locator('input[name$="-title"]').fill("Restart the gateway")
+            new.locator('select[name$="-kind"]').select_option("automated")
+            new.locator('select[name$="-action"]').select_option("k8s.rollout_restart")
+            expect(new.locator('[data-params-for="k8s.rollout_restart"]')).to_be_visible()
+            new.locator('input[name$="-p_k8s_rollout_restart_name"]').fill("api-gateway")
+            moved = new.element_handle()  # the same row wherever it moves
+            moved.query_selector("button[data-move=up]").click()  # above the blank row
+            moved.query_selector("button[data-move=up]").click()  # above the wait
+            assert moved.query_selector('input[name$="-ORDER"]').input_value() == "3"
+            page.screenshot(path=str(SCREENSHOTS / "runbook-editor.png"), full_page=True)
+            page.click("button:has-text('Save runbook')")
+            expect(page.locator("h1")).to_have_text(runbook.title)
+
+            phone = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=2, is_mobile=True)
+            phone.add_cookies([phone_cookie])
+            ppage = phone.new_page()
+            ppage.goto(f"{live_asgi.url}/runbooks/{runbook.pk}/edit/")
+            ppage.screenshot(path=str(SCREENSHOTS / "runbook-editor-phone.png"), full_page=True)
+            ppage.goto(f"{live_asgi.url}/runbooks/{checklist.pk}/edit/")
+            ppage.screenshot(path=str(SCREENSHOTS / "runbook-checklist-editor-phone.png"), full_page=True)
+
+            page.goto(f"{live_asgi.url}/incidents/{incident.reference}/")
+            expect(page.locator("#incident-runbooks .checklist li")).to_have_count(5)
+            page.locator("#incident-runbooks").screenshot(path=str(SCREENSHOTS / "runbook-checklist-war-room.png"))
+        finally:
+            browser.close()
+    assert [s.title for s in runbook.steps.order_by("order")] == [
+        "Check the latency dashboard", "Scale up the gateway", "Restart the gateway", "Wait for the rollout"]
+    assert runbook.steps.get(order=3).parameters == {"name": "api-gateway"}

@@ -14,7 +14,6 @@ from django.utils import timezone
 from incidents.models import TimelineEvent, TimelineKind
 from portal.errors import Conflict, InvalidTransition, NotAllowed, ValidationFailed
 from portal.tests.factories import declare
-from portal.tests.support import present
 from runbooks import executor
 from runbooks.actions.kubernetes import IDEMPOTENCY_HEADER
 from runbooks.models import AuditEntry, Run, RunState, StepRun, StepState
@@ -130,7 +129,8 @@ def test_a_late_answer_settles_a_step_the_sweeper_gave_up_on(cast: Any, k8s: Any
     first, scale, _ = _steps(run)
     step_complete(step_run=first, by=cast.responder, outcome="succeeded")
     step_approve(step_run=scale, by=approver())
-    key = present(executor.claim(scale.pk, worker="w"))
+    key = executor.claim(scale.pk, worker="w")
+    assert key is not None
     executor.sweep(now=timezone.now() + timedelta(hours=1))
     from runbooks.actions import ActionResult
 
