@@ -120,7 +120,8 @@ def main() -> int:
                     raise SystemExit(f"{name}: {len(missing)} calls never arrived (see {data_dir / 'worker.log'})")
                 # Where the time goes: waiting in the queue (approval → the worker's claim)
                 # and the worker's part (claim → the PATCH at the API server).
-                claims = {sr.parameters["name"]: sr.claimed_at.timestamp() for sr in StepRun.objects.filter(pk__in=[s.pk for s in steps])}
+                claims = {sr.parameters["name"]: sr.claimed_at.timestamp() for sr in  # type: ignore[union-attr]  # every step was claimed (checked above)
+                           StepRun.objects.filter(pk__in=[s.pk for s in steps])}
                 queued = [(claims[app] - wall_at[app]) * 1000 for app in approved_at]
                 working = [(arrivals[app] - approved_at[app]) * 1000 - q for app, q in zip(approved_at, queued, strict=True)]
                 breakdown[name] = (queued, working)

@@ -286,7 +286,7 @@ class PostmortemTemplateAdminForm(forms.ModelForm):
     def _get_validation_exclusions(self) -> set[str]:
         # The one-default constraint is the service's to keep: making this template
         # the default takes it from the previous one in the same transaction.
-        return set(super()._get_validation_exclusions()) | {"is_default"}
+        return set(super()._get_validation_exclusions()) | {"is_default"}  # type: ignore[misc]  # a private ModelForm hook the stubs omit
 
     def clean_sections(self) -> Any:
         """The sections as the template services store them, or every error by index."""
@@ -295,7 +295,7 @@ class PostmortemTemplateAdminForm(forms.ModelForm):
 
         value = self.cleaned_data.get("sections")
         try:
-            return clean_sections(value if isinstance(value, list) else [value])
+            return clean_sections(value if isinstance(value, list) else [value] if value is not None else [])
         except ValidationFailed as exc:
             raise forms.ValidationError([f"{name}: {' '.join(messages)}" for name, messages in exc.fields.items()]) from None
 

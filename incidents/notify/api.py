@@ -27,12 +27,12 @@ class CSVParser(parsers.BaseParser):
 
     media_type = "text/csv"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         return stream.read(subscriber_io.MAX_BYTES + 1)
 
 
 class StatusSubscriberSerializer(CleanTextModelSerializer):
-    components = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    components: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     confirmed = serializers.SerializerMethodField()
 
     class Meta:
@@ -84,7 +84,7 @@ class StatusSubscriberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[CSVParser, parsers.MultiPartParser, JSONParser])
     def import_csv(self, request: Request) -> Response:
-        data = request.data
+        data: Any = request.data
         if isinstance(data, bytes):
             raw: bytes | str = data
         elif hasattr(data, "get") and data.get("file") is not None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpResponse, HttpResponseRedirect
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
@@ -27,7 +27,7 @@ TIMELINE_LIMIT = 300  # the war room shows the newest events; the API pages thro
 # --- helpers -----------------------------------------------------------------------
 
 
-def _require(request: HtmxHttpRequest, role: str) -> None:
+def _require(request: HttpRequest, role: str) -> None:
     if not has_role(request.user, role):
         raise PermissionDenied(f"This needs the {role} role.")
 

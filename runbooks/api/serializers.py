@@ -100,7 +100,7 @@ class IncidentRefField(serializers.Field):
         incident = Incident.objects.filter(pk=pk).first() if pk is not None else None
         if incident is None:
             self.fail("does_not_exist", value=str(data)[:40])
-        return incident  # type: ignore[return-value]
+        return incident
 
     def to_representation(self, value: Any) -> str:
         return f"INC-{value.pk}"
