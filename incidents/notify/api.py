@@ -27,12 +27,12 @@ class CSVParser(parsers.BaseParser):
 
     media_type = "text/csv"
 
-    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> bytes:
+    def parse(self, stream: Any, media_type: str | None = None, parser_context: Any = None) -> Any:
         return stream.read(subscriber_io.MAX_BYTES + 1)
 
 
 class StatusSubscriberSerializer(CleanTextModelSerializer):
-    components = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    components: serializers.Field = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     confirmed = serializers.SerializerMethodField()
 
     class Meta:
@@ -84,11 +84,11 @@ class StatusSubscriberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
     )
     @action(detail=False, methods=["post"], url_path="import", parser_classes=[CSVParser, parsers.MultiPartParser, JSONParser])
     def import_csv(self, request: Request) -> Response:
-        data = request.data
+        data: Any = request.data
         if isinstance(data, bytes):
             raw: bytes | str = data
         elif hasattr(data, "get") and data.get("file") is not None:
-            raw = data["file"].read(subscriber_io.MAX_BYTES + 1)
+            raw = data.get("file").read(subscriber_io.MAX_BYTES + 1)
         else:
             raise ValidationFailed("Send the CSV as the body (text/csv) or as the file field of a form.", fields={"file": ["Required."]})
         result = subscriber_io.subscribers_import(data=raw, by=request.user)

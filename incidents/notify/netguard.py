@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
@@ -84,7 +85,7 @@ def post(url: str, body: bytes, headers: dict[str, str], *, timeout: float = 10.
         target += "?" + parts.query
     host_header = parts.netloc.rsplit("@", 1)[-1]
     pool: urllib3.HTTPConnectionPool
-    common = {"timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout), "retries": False, "maxsize": 1}
+    common: dict[str, Any] = {"timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout), "retries": False, "maxsize": 1}
     if parts.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
             str(ip), port, server_hostname=parts.hostname, assert_hostname=parts.hostname,

@@ -158,6 +158,8 @@ def _postmortem_reminders(paging: SeverityPaging, now: datetime) -> int:
         postmortem = Postmortem.objects.filter(incident=incident).select_related("owner").first()
         if postmortem is not None and postmortem.status == PostmortemStatus.PUBLISHED:
             continue
+        if incident.resolved_at is None:  # reopened since the query
+            continue
         due = incident.resolved_at + window
         people = [postmortem.owner] if postmortem is not None and postmortem.owner_id else _recipients(incident)
         stamp = int(incident.resolved_at.timestamp())

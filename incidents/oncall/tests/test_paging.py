@@ -167,3 +167,16 @@ def test_an_incident_opened_by_an_alert_pages_too(crew, clock, django_capture_on
     escalation = Escalation.objects.get(incident=incident)
     assert paging.escalation_run_step(escalation_id=escalation.pk, step=0) is True
     assert list(Page.objects.values_list("user__username", flat=True)) == ["ada"]
+
+
+def test_due_steps_are_paged_in_one_batch_and_once(crew, clock, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        incidents = [declare(title=f"Storm {i}", sev="SEV1") for i in range(3)]
+    assert paging.escalations_run_due() == 3  # every step 0 in one transaction
+    assert paging.escalations_run_due() == 0
+    clock.shift(timedelta(minutes=5))
+    assert paging.escalations_run_due(limit=2) == 2  # the batch size bounds a transaction
+    assert paging.escalation_run_step(escalation_id=Escalation.objects.get(incident=incidents[0]).pk, step=1) is False  # its timer, late
+    assert paging.escalations_run_due() == 1
+    assert sorted(Page.objects.values_list("escalation__incident__title", "step", "user__username")) == [
+        (f"Storm {i}", step, who) for i in range(3) for step, who in ((0, "ada"), (1, "lead"))]
