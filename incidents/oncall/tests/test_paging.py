@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import time_machine
@@ -14,11 +14,13 @@ from incidents.models import (
     EscalationStep,
     NotificationDelivery,
     Page,
+    Service,
     SeverityPaging,
     TimelineEvent,
 )
 from incidents.oncall import paging
 from incidents.services import incident_acknowledge, incident_add_note, incident_change_status
+from portal.models import Team
 from portal.tests.factories import ServiceFactory, TeamFactory, declare
 
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday: Ada's week (rotation started 5 January, 2 people)
@@ -108,8 +110,8 @@ def test_a_non_paging_severity_or_an_acknowledged_incident_pages_no_one(crew, cl
 
 
 def test_the_severity_policy_wins_over_the_service_and_team_policies(crew, clock) -> None:
-    team = TeamFactory(slug="payments")
-    service = ServiceFactory(slug="checkout", team=team)
+    team = cast(Team, TeamFactory(slug="payments"))
+    service = cast(Service, ServiceFactory(slug="checkout", team=team))
     team_policy = EscalationPolicy.objects.create(slug="team", name="Team")
     team_policy.teams.add(team)
     incident = declare(title="x", sev="SEV2", impacts={service: "major_outage"})
@@ -123,7 +125,7 @@ def test_the_severity_policy_wins_over_the_service_and_team_policies(crew, clock
 
 
 def test_the_sweeper_starts_paging_that_the_subscriber_missed_and_a_team_step_pages_its_members(crew, clock) -> None:
-    team = TeamFactory(slug="dba")
+    team = cast(Team, TeamFactory(slug="dba"))
     team.members.add(crew["bob"], crew["lead"])
     step = EscalationStep.objects.get(policy=crew["policy"], position=0)
     step.teams.add(team)
