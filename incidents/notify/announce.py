@@ -43,7 +43,7 @@ from portal.text import clean_text
 log = logging.getLogger(__name__)
 
 K = MessageTemplateKind
-DEFAULT_BODIES: dict[str, str] = {
+DEFAULT_BODIES: dict[str, str] = {  # keyed by MessageTemplateKind values
     K.INITIAL: "We are investigating an issue affecting {services}.\n\nFollow it on {incident_url}",
     K.UPDATE: "{update}\n\nFollow it on {incident_url}",
     K.RESOLUTION: "This incident has been resolved. It lasted {duration}.\n\n{incident_url}",
@@ -85,18 +85,21 @@ def incident_message(incident: Incident, kind: str, update: PublicUpdate | None 
 
 def maintenance_message(window: MaintenanceWindow, kind: str) -> tuple[str, str]:
     values = templating.maintenance_values(window, tz=templating.zone(None))
-    prefix: str = {K.MAINTENANCE_NOTICE: "Scheduled maintenance", K.MAINTENANCE_START: "Maintenance started",
-              K.MAINTENANCE_COMPLETION: "Maintenance completed"}[K(kind)]
+    prefixes: dict[str, str] = {K.MAINTENANCE_NOTICE: "Scheduled maintenance", K.MAINTENANCE_START: "Maintenance started",
+                                K.MAINTENANCE_COMPLETION: "Maintenance completed"}
+    prefix = prefixes[kind]
     return f"{prefix}: {window.title}", _render(kind, values)
 
 
 def _incident_announcement(event: events.DomainEvent) -> tuple[str, str, Incident, PublicUpdate | None] | None:
     """(kind, key, incident, update) for a public change of a public incident."""
-    incident = Incident.objects.select_related("severity").filter(pk=event.incident_id or 0, visibility=Visibility.PUBLIC).first()
+    if event.incident_id is None:
+        return None
+    incident = Incident.objects.select_related("severity").filter(pk=event.incident_id, visibility=Visibility.PUBLIC).first()
     if incident is None:
         return None
     if event.kind == "incident.public_update_posted":
-        update = PublicUpdate.objects.filter(pk=event.data.get("public_update_id") or 0, incident=incident).first()
+        update = PublicUpdate.objects.filter(pk=int(event.data.get("public_update_id") or 0), incident=incident).first()
         if update is None or update.status == IncidentStatus.RESOLVED:
             return None  # the resolution message says it (it quotes this update)
         return K.UPDATE, f"update:{update.pk}", incident, update
@@ -120,7 +123,7 @@ def on_event(event: events.DomainEvent) -> None:
         services = list(incident.services.filter(visibility=Visibility.PUBLIC).values_list("pk", flat=True))
         announce(kind, key, subject, body, incident=incident, service_ids=services)
     elif event.kind.startswith("maintenance."):
-        window = MaintenanceWindow.objects.filter(pk=event.data.get("maintenance_id") or 0, visibility=Visibility.PUBLIC).first()
+        window = MaintenanceWindow.objects.filter(pk=int(event.data.get("maintenance_id") or 0), visibility=Visibility.PUBLIC).first()
         if window is None:
             return
         if event.kind in ("maintenance.scheduled", "maintenance.updated"):

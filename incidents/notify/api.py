@@ -32,7 +32,7 @@ class CSVParser(parsers.BaseParser):
 
 
 class StatusSubscriberSerializer(CleanTextModelSerializer):
-    components: serializers.SlugRelatedField[Any] = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
+    components: serializers.Field = serializers.SlugRelatedField(slug_field="slug", many=True, read_only=True)
     confirmed = serializers.SerializerMethodField()
 
     class Meta:
@@ -88,7 +88,7 @@ class StatusSubscriberViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, 
         if isinstance(data, bytes):
             raw: bytes | str = data
         elif hasattr(data, "get") and data.get("file") is not None:
-            raw = data["file"].read(subscriber_io.MAX_BYTES + 1)
+            raw = data.get("file").read(subscriber_io.MAX_BYTES + 1)
         else:
             raise ValidationFailed("Send the CSV as the body (text/csv) or as the file field of a form.", fields={"file": ["Required."]})
         result = subscriber_io.subscribers_import(data=raw, by=request.user)

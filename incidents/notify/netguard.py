@@ -11,6 +11,7 @@ from __future__ import annotations
 import ipaddress
 import socket
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import certifi
@@ -88,14 +89,14 @@ def request(method: str, url: str, body: bytes | None, headers: dict[str, str], 
         target += "?" + parts.query
     host_header = parts.netloc.rsplit("@", 1)[-1]
     pool: urllib3.HTTPConnectionPool
-    limit = urllib3.Timeout(connect=min(timeout, 5.0), read=timeout)
+    common: dict[str, Any] = {"timeout": urllib3.Timeout(connect=min(timeout, 5.0), read=timeout), "retries": False, "maxsize": 1}
     if parts.scheme == "https":
         pool = urllib3.HTTPSConnectionPool(
             str(ip), port, server_hostname=parts.hostname, assert_hostname=parts.hostname,
-            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), timeout=limit, retries=False, maxsize=1,
+            cert_reqs="CERT_REQUIRED", ca_certs=certifi.where(), **common,
         )
     else:
-        pool = urllib3.HTTPConnectionPool(str(ip), port, timeout=limit, retries=False, maxsize=1)
+        pool = urllib3.HTTPConnectionPool(str(ip), port, **common)
     try:
         response = pool.urlopen(method, target, body=body, headers={**headers, "Host": host_header}, redirect=False)
         return HttpAnswer(response.status, response.data[:2000].decode("utf-8", "replace"))

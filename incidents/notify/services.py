@@ -89,6 +89,30 @@ def deliveries_for_user(notification: Notification, user: Any, *, now: datetime)
     return out
 
 
+def deliveries_for_new_notification(notification: Notification, users: list[Any], *, now: datetime) -> list[NotificationDelivery]:
+    """`deliveries_for_user` for several people at once, for a notification created in this
+    transaction (so no delivery of it can exist yet): one query for the rules, one INSERT."""
+    rules: dict[int, list[NotificationRule]] = {}
+    for rule in NotificationRule.objects.filter(user__in=[u.pk for u in users]).select_related("contact_method"):
+        rules.setdefault(rule.user_id, []).append(rule)
+    rows: list[NotificationDelivery] = []
+    page = notification.kind == Notification.Kind.PAGE
+    for user in users:
+        if user.pk not in rules:
+            if user.email:
+                rows.append(NotificationDelivery(
+                    notification=notification, incident_id=notification.incident_id, user=user, kind=ChannelKind.EMAIL, target=user.email,
+                    idempotency_key=f"n{notification.pk}:u{user.pk}:email", next_attempt_at=now))
+            continue
+        for rule in rules[user.pk]:
+            method = rule.contact_method
+            rows.append(NotificationDelivery(
+                notification=notification, incident_id=notification.incident_id, user=user, kind=method.kind, target=method.target,
+                secret=method.secret, idempotency_key=f"n{notification.pk}:u{user.pk}:c{method.pk}",
+                next_attempt_at=now + timedelta(minutes=rule.delay_minutes), cancel_if_acknowledged=rule.delay_minutes > 0 and page))
+    return NotificationDelivery.objects.bulk_create(rows) if rows else []
+
+
 def deliveries_for_channels(notification: Notification, *, severity_id: int, now: datetime) -> list[NotificationDelivery]:
     out = []
     for channel in Channel.objects.filter(enabled=True, severities__id=severity_id).distinct():

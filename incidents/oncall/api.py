@@ -13,6 +13,7 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import mixins, permissions, status, viewsets
 from rest_framework.decorators import action
+from rest_framework.exceptions import NotAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
@@ -33,7 +34,6 @@ from incidents.oncall.acklink import read_ack_token
 from incidents.oncall.paging import escalation_acknowledge
 from incidents.oncall.schedules import final_shifts, on_call_at
 from portal.errors import ValidationFailed
-from portal.http import api_user
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination
 
@@ -123,10 +123,19 @@ class EscalationViewSet(viewsets.ReadOnlyModelViewSet):
         return qs
 
 
-class _Mine:
+class _Mine(viewsets.GenericViewSet):
     """Everyone manages their own contact methods and rules, viewers included."""
 
     write_role = OrgRole.VIEWER
+
+    def me(self) -> Any:
+        """The authenticated account (the permission class refuses anonymous requests)."""
+        from django.contrib.auth import get_user_model
+
+        user = self.request.user
+        if not isinstance(user, get_user_model()):
+            raise NotAuthenticated()
+        return user
 
 
 class ContactMethodViewSet(_Mine, viewsets.ModelViewSet):
@@ -136,10 +145,10 @@ class ContactMethodViewSet(_Mine, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[ContactMethod]:
         if getattr(self, "swagger_fake_view", False):
             return ContactMethod.objects.none()
-        return ContactMethod.objects.filter(user=api_user(self.request))
+        return ContactMethod.objects.filter(user=self.me())
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = services.contact_method_create(user=api_user(self.request), **serializer.validated_data)
+        serializer.instance = services.contact_method_create(user=self.me(), **serializer.validated_data)
 
     def perform_update(self, serializer: Any) -> None:
         data = {**s.ContactMethodSerializer(serializer.instance).data, **serializer.validated_data}
@@ -154,10 +163,10 @@ class NotificationRuleViewSet(_Mine, viewsets.ModelViewSet):
     def get_queryset(self) -> QuerySet[NotificationRule]:
         if getattr(self, "swagger_fake_view", False):
             return NotificationRule.objects.none()
-        return NotificationRule.objects.filter(user=api_user(self.request))
+        return NotificationRule.objects.filter(user=self.me())
 
     def perform_create(self, serializer: Any) -> None:
-        serializer.instance = services.notification_rule_create(user=api_user(self.request), **serializer.validated_data)
+        serializer.instance = services.notification_rule_create(user=self.me(), **serializer.validated_data)
 
     def perform_update(self, serializer: Any) -> None:
         method = serializer.validated_data.get("contact_method", serializer.instance.contact_method)

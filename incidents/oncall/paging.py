@@ -63,19 +63,27 @@ def resolve_policy(incident: Incident) -> EscalationPolicy | None:
 
 
 def step_targets(step: EscalationStep, now: datetime) -> list[tuple[Any, str]]:
-    """The people a step pages now, each with what named them; each person once."""
+    """The people a step pages now, each with what named them; each person once.
+    Reads the step's prefetched users, schedules and teams (see `escalation_run_step`)."""
     found: dict[int, str] = {}
-    for user in step.users.filter(is_active=True):
-        found.setdefault(user.pk, "directly")
+    known: dict[int, Any] = {}
+    for user in step.users.all():
+        if user.is_active:
+            found.setdefault(user.pk, "directly")
+            known[user.pk] = user
     for schedule in step.schedules.all():
         user_id = on_call_at(schedule, now)
         if user_id is not None:
             found.setdefault(user_id, f"schedule {schedule.name}")
     for team in step.teams.all():
-        for user in team.members.filter(is_active=True):
-            found.setdefault(user.pk, f"team {team.name}")
-    users = {u.pk: u for u in User.objects.filter(pk__in=found, is_active=True)}
-    return [(users[pk], via) for pk, via in found.items() if pk in users]
+        for user in team.members.all():
+            if user.is_active:
+                found.setdefault(user.pk, f"team {team.name}")
+                known[user.pk] = user
+    missing = [pk for pk in found if pk not in known]
+    if missing:  # named by a schedule
+        known.update({u.pk: u for u in User.objects.filter(pk__in=missing, is_active=True)})
+    return [(known[pk], via) for pk, via in found.items() if pk in known]
 
 
 def _enqueue_step(escalation_id: int, step: int, due: datetime | None) -> None:
@@ -163,55 +171,94 @@ def _total_steps(policy: EscalationPolicy, steps: list[EscalationStep]) -> int:
 def escalation_run_step(*, escalation_id: int, step: int) -> bool:
     """Page step `step` (counted across repeats) if it is still due and still ours to page."""
     with transaction.atomic():
-        now = timezone.now()
         escalation = Escalation.objects.select_related("incident__severity", "policy").filter(pk=escalation_id).first()
         if escalation is None or escalation.state != EscalationState.ACTIVE or escalation.next_step != step:
             return False
-        incident = escalation.incident
-        if incident.status == IncidentStatus.RESOLVED or acknowledged_in_run(incident, escalation):
-            _stop(escalation, EscalationState.RESOLVED if incident.status == IncidentStatus.RESOLVED else EscalationState.ACKNOWLEDGED,
-                  now=now, by=None)
-            return False
-        steps = list(escalation.policy.steps.order_by("position").prefetch_related("users", "schedules", "teams"))
-        total = _total_steps(escalation.policy, steps)
-        position = step - escalation.first_step  # within this run
-        if position >= total:
-            claimed = Escalation.objects.filter(pk=escalation_id, state=EscalationState.ACTIVE, next_step=step).update(
-                state=EscalationState.EXHAUSTED, next_due_at=None, stopped_at=now)
-            if claimed == 1:
-                incident_record_event(incident=incident, kind=TimelineKind.SYSTEM,
-                                      body=f"Paging ended: no one acknowledged after {total} steps",
-                                      details={"paging": {"event": "exhausted", "steps": total}})
-            return False
-        current = steps[position % len(steps)]
-        due = now + timedelta(minutes=current.delay_minutes)
-        claimed = Escalation.objects.filter(
-            pk=escalation_id, state=EscalationState.ACTIVE, next_step=step, next_due_at__lte=now
-        ).update(next_step=step + 1, next_due_at=due)
-        if claimed != 1:
-            return False
-        targets = step_targets(current, now)
-        Page.objects.bulk_create(
-            [Page(escalation=escalation, step=step, user=user, via=via, paged_at=now) for user, via in targets], ignore_conflicts=True
+        return _page_step(escalation, step, timezone.now(), {})
+
+
+BATCH = 50
+
+
+def escalations_run_due(*, limit: int = BATCH) -> int:
+    """Page every due step, up to `limit`, in one transaction: the rows are claimed with
+    `SELECT ... FOR UPDATE SKIP LOCKED` (so two workers take different ones) and each step
+    still with its conditional UPDATE; the policies' steps and who is on call are read once
+    per batch. When a thousand incidents escalate at once, the first timer to fire pages
+    fifty steps and the timers of those find nothing left to do."""
+    with transaction.atomic():
+        now = timezone.now()
+        due = list(
+            Escalation.objects.select_for_update(skip_locked=True, of=("self",)).select_related("incident__severity", "policy")
+            .filter(state=EscalationState.ACTIVE, next_due_at__lte=now).order_by("next_due_at")[:limit]
         )
-        notification = notify.notification_create(
-            kind=Notification.Kind.PAGE, incident=incident, event="page",
-            subject=f"[{incident.severity.name}] {incident.reference} {incident.title}",
-            body=f"You are paged for {incident.reference} ({incident.severity.name}, {incident.get_status_display()}).",
-        )
-        deliveries = []
-        for user, _via in targets:
-            deliveries += notify.deliveries_for_user(notification, user, now=now)
-        names = ", ".join(f"{display_name(u)} ({via})" for u, via in targets) or "no one (no one on call)"
-        repeat = position // len(steps)
-        label = f"step {position % len(steps) + 1} of {len(steps)}" + (f", repeat {repeat}" if repeat else "")
-        incident_record_event(
-            incident=incident, kind=TimelineKind.SYSTEM, body=f"Paged {names}: {label} of {escalation.policy.name}",
-            details={"paging": {"event": "step", "step": step, "policy": escalation.policy.slug,
-                                "users": [u.pk for u, _ in targets], "notification": notification.pk}},
-        )
-        notify.enqueue(deliveries)
-        transaction.on_commit(partial(_enqueue_step, escalation_id, step + 1, due))
+        cache: dict[Any, Any] = {}
+        paged = 0
+        for escalation in due:
+            try:
+                with transaction.atomic():
+                    paged += _page_step(escalation, escalation.next_step, now, cache)
+            except Exception:  # noqa: BLE001 - one broken escalation must not stop the others
+                log.exception("escalation %s step %s failed", escalation.pk, escalation.next_step)
+    return paged
+
+
+def _policy_steps(policy: EscalationPolicy, cache: dict[Any, Any]) -> list[EscalationStep]:
+    key = ("steps", policy.pk)
+    if key not in cache:
+        cache[key] = list(policy.steps.order_by("position").prefetch_related("users", "schedules", "teams__members"))
+    return cache[key]
+
+
+def _page_step(escalation: Escalation, step: int, now: datetime, cache: dict[Any, Any]) -> bool:
+    """Claim and page one step of an escalation read in this transaction."""
+    escalation_id = escalation.pk
+    incident = escalation.incident
+    if incident.status == IncidentStatus.RESOLVED or acknowledged_in_run(incident, escalation):
+        _stop(escalation, EscalationState.RESOLVED if incident.status == IncidentStatus.RESOLVED else EscalationState.ACKNOWLEDGED,
+              now=now, by=None)
+        return False
+    steps = _policy_steps(escalation.policy, cache)
+    total = _total_steps(escalation.policy, steps)
+    position = step - escalation.first_step  # within this run
+    if position >= total:
+        claimed = Escalation.objects.filter(pk=escalation_id, state=EscalationState.ACTIVE, next_step=step).update(
+            state=EscalationState.EXHAUSTED, next_due_at=None, stopped_at=now)
+        if claimed == 1:
+            incident_record_event(incident=incident, kind=TimelineKind.SYSTEM,
+                                  body=f"Paging ended: no one acknowledged after {total} steps",
+                                  details={"paging": {"event": "exhausted", "steps": total}})
+        return False
+    current = steps[position % len(steps)]
+    due = now + timedelta(minutes=current.delay_minutes)
+    claimed = Escalation.objects.filter(
+        pk=escalation_id, state=EscalationState.ACTIVE, next_step=step, next_due_at__lte=now
+    ).update(next_step=step + 1, next_due_at=due)
+    if claimed != 1:
+        return False
+    key = ("targets", current.pk, now)
+    if key not in cache:
+        cache[key] = step_targets(current, now)
+    targets = cache[key]
+    Page.objects.bulk_create(
+        [Page(escalation=escalation, step=step, user=user, via=via, paged_at=now) for user, via in targets], ignore_conflicts=True
+    )
+    notification = notify.notification_create(
+        kind=Notification.Kind.PAGE, incident=incident, event="page",
+        subject=f"[{incident.severity.name}] {incident.reference} {incident.title}",
+        body=f"You are paged for {incident.reference} ({incident.severity.name}, {incident.get_status_display()}).",
+    )
+    deliveries = notify.deliveries_for_new_notification(notification, [user for user, _via in targets], now=now)
+    names = ", ".join(f"{display_name(u)} ({via})" for u, via in targets) or "no one (no one on call)"
+    repeat = position // len(steps)
+    label = f"step {position % len(steps) + 1} of {len(steps)}" + (f", repeat {repeat}" if repeat else "")
+    incident_record_event(
+        incident=incident, kind=TimelineKind.SYSTEM, body=f"Paged {names}: {label} of {escalation.policy.name}",
+        details={"paging": {"event": "step", "step": step, "policy": escalation.policy.slug,
+                            "users": [u.pk for u, _ in targets], "notification": notification.pk}},
+    )
+    notify.enqueue(deliveries)
+    transaction.on_commit(partial(_enqueue_step, escalation_id, step + 1, due))
     return True
 
 
@@ -272,16 +319,13 @@ def escalations_sweep(*, limit: int = 1000) -> int:
         incident = escalation.incident
         if incident.acknowledged_at is None and now > incident.started_at + incident.severity.response_target:
             _mark_breached(escalation, now)
-    due = list(
-        Escalation.objects.filter(state=EscalationState.ACTIVE, next_due_at__lte=now).order_by("next_due_at")
-        .values_list("pk", "next_step")[:limit]
-    )
-    for pk, step in due:
-        try:
-            escalation_run_step(escalation_id=pk, step=step)
-        except Exception:  # noqa: BLE001 - one broken escalation must not stop the others
-            log.exception("escalation %s step %s failed", pk, step)
-    return len(due)
+    paged = 0
+    for _ in range(max(limit // BATCH, 1)):
+        done = escalations_run_due()
+        paged += done
+        if done < BATCH:
+            break
+    return paged
 
 
 def _mark_breached(escalation: Escalation, now: datetime) -> None:

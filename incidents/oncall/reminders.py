@@ -158,12 +158,11 @@ def _postmortem_reminders(paging: SeverityPaging, now: datetime) -> int:
         postmortem = Postmortem.objects.filter(incident=incident).select_related("owner").first()
         if postmortem is not None and postmortem.status == PostmortemStatus.PUBLISHED:
             continue
-        resolved_at = incident.resolved_at
-        if resolved_at is None:  # excluded by the query; says so to the type checker
+        if incident.resolved_at is None:  # reopened since the query
             continue
-        due = resolved_at + window
+        due = incident.resolved_at + window
         people = [postmortem.owner] if postmortem is not None and postmortem.owner_id else _recipients(incident)
-        stamp = int(resolved_at.timestamp())
+        stamp = int(incident.resolved_at.timestamp())
         if now >= due:
             sent += _remind(incident, f"pm-after:{incident.pk}:{stamp}",
                             f"{incident.reference}: the postmortem was due {due:%Y-%m-%d %H:%M} UTC", people)

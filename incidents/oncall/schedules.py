@@ -142,14 +142,14 @@ def final_shifts(schedule: Schedule, start: datetime, end: datetime) -> list[Shi
         points.update((o.starts_at, o.ends_at))
     edges = sorted(p for p in points if start <= p <= end)
     out: list[Shift] = []
-    for begin, end_ in zip(edges, edges[1:], strict=False):
+    for begin, finish in zip(edges, edges[1:], strict=False):
         who = _who(begin, overrides, layer_shifts)
         if who is None:
             continue
         if out and out[-1].user_id == who[0] and out[-1].end == begin and out[-1].layer == who[1]:
-            out[-1] = Shift(who[0], out[-1].start, end_, who[1])
+            out[-1] = Shift(who[0], out[-1].start, finish, who[1])
         else:
-            out.append(Shift(who[0], begin, end_, who[1]))
+            out.append(Shift(who[0], begin, finish, who[1]))
     return out
 
 

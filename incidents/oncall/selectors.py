@@ -83,7 +83,7 @@ def paging_progress(incident: Incident) -> dict[str, Any] | None:
 
     deliveries: dict[int, list[NotificationDelivery]] = {}
     for d in NotificationDelivery.objects.filter(incident=incident, user__isnull=False).order_by("created_at"):
-        if d.user_id is not None:  # excluded by the query; says so to the type checker
+        if d.user_id is not None:
             deliveries.setdefault(d.user_id, []).append(d)
     return {
         "escalation": escalation,

@@ -9,7 +9,9 @@ from incidents.oncall import paging, reminders
 
 @shared_task(name="oncall.run_step")
 def run_step(escalation_id: int, step: int) -> bool:
-    """Page one step. A redelivered or duplicated task finds the step claimed and does nothing."""
+    """Page one step, and with it every other step now due (in batches, see `escalations_run_due`).
+    A redelivered or duplicated task finds the step claimed and does nothing."""
+    paging.escalations_run_due()
     return paging.escalation_run_step(escalation_id=escalation_id, step=step)
 
 

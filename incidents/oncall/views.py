@@ -23,7 +23,6 @@ from incidents.oncall import forms, ical, selectors, services
 from incidents.oncall.acklink import read_ack_token
 from incidents.oncall.paging import escalation_acknowledge
 from portal.errors import DomainError
-from portal.http import AuthenticatedHttpRequest
 from portal.models import OrgRole, display_name, has_role
 
 User = get_user_model()
@@ -32,6 +31,13 @@ User = get_user_model()
 def _require(request: HttpRequest, role: str) -> None:
     if not has_role(request.user, role):
         raise PermissionDenied(f"This needs the {role} role.")
+
+
+def _person(request: HttpRequest) -> Any:
+    """The signed-in account (the views below are `login_required`)."""
+    if not isinstance(request.user, User):
+        raise PermissionDenied("Sign in first.")
+    return request.user
 
 
 def _ctx(request: HttpRequest, **extra: Any) -> dict[str, Any]:
@@ -84,11 +90,12 @@ def schedule_ical(request: HttpRequest, slug: str) -> HttpResponse:
 
 
 @login_required
-def my_ical(request: AuthenticatedHttpRequest) -> HttpResponse:
-    shifts = selectors.user_shifts(request.user.pk, days=60)
+def my_ical(request: HttpRequest) -> HttpResponse:
+    me = _person(request)
+    shifts = selectors.user_shifts(me.pk, days=60)
     names = dict(Schedule.objects.values_list("pk", "name"))
-    return _ics(ical.calendar(name=f"On call: {display_name(request.user)}", shifts=shifts, people={request.user.pk: display_name(request.user)},
-                              schedule_names=names, uid_prefix=f"user-{request.user.pk}", now=timezone.now()), "my-on-call")
+    return _ics(ical.calendar(name=f"On call: {display_name(me)}", shifts=shifts, people={me.pk: display_name(me)},
+                              schedule_names=names, uid_prefix=f"user-{me.pk}", now=timezone.now()), "my-on-call")
 
 
 @login_required
@@ -99,31 +106,32 @@ def policy_list(request: HttpRequest) -> HttpResponse:
 
 @login_required
 @require_http_methods(["GET", "POST"])
-def my_notifications(request: AuthenticatedHttpRequest) -> HttpResponse:
+def my_notifications(request: HttpRequest) -> HttpResponse:
+    me = _person(request)
     method_form = forms.ContactMethodForm(request.POST if request.POST.get("form") == "method" else None)
-    rule_form = forms.RuleForm(request.POST if request.POST.get("form") == "rule" else None, user=request.user)
+    rule_form = forms.RuleForm(request.POST if request.POST.get("form") == "rule" else None, user=me)
     if request.method == "POST":
         try:
             if request.POST.get("form") == "method" and method_form.is_valid():
-                services.contact_method_create(user=request.user, **method_form.cleaned_data)
+                services.contact_method_create(user=me, **method_form.cleaned_data)
                 messages.success(request, "Contact method added.")
                 return HttpResponseRedirect(reverse("oncall-me"))
             if request.POST.get("form") == "rule" and rule_form.is_valid():
-                services.notification_rule_create(user=request.user, **rule_form.cleaned_data)
+                services.notification_rule_create(user=me, **rule_form.cleaned_data)
                 messages.success(request, "Notification rule added.")
                 return HttpResponseRedirect(reverse("oncall-me"))
             if request.POST.get("form") == "delete-method":
-                ContactMethod.objects.filter(user=request.user, pk=request.POST.get("pk") or 0).delete()
+                ContactMethod.objects.filter(user=me, pk=request.POST.get("pk") or 0).delete()
                 return HttpResponseRedirect(reverse("oncall-me"))
             if request.POST.get("form") == "delete-rule":
-                NotificationRule.objects.filter(user=request.user, pk=request.POST.get("pk") or 0).delete()
+                NotificationRule.objects.filter(user=me, pk=request.POST.get("pk") or 0).delete()
                 return HttpResponseRedirect(reverse("oncall-me"))
         except DomainError as exc:
             (method_form if request.POST.get("form") == "method" else rule_form).add_error(None, exc.message)
     return render(request, "oncall/my_notifications.html", _ctx(
-        request, methods=ContactMethod.objects.filter(user=request.user),
-        rules=NotificationRule.objects.filter(user=request.user).select_related("contact_method"),
-        method_form=method_form, rule_form=rule_form, shifts=_my_shifts(request.user.pk),
+        request, methods=ContactMethod.objects.filter(user=me),
+        rules=NotificationRule.objects.filter(user=me).select_related("contact_method"),
+        method_form=method_form, rule_form=rule_form, shifts=_my_shifts(me.pk),
     ))
 
 

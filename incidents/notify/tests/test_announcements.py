@@ -4,7 +4,7 @@ content only, and maintenance notices once each under a controlled clock."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import time_machine
@@ -14,6 +14,7 @@ from incidents.models import (
     MessageTemplate,
     Notification,
     NotificationDelivery,
+    Service,
     SubscriberMessage,
     Visibility,
 )
@@ -58,8 +59,8 @@ SECRETS = ("ledger", "suspect", "vault", "sev2", "/incidents/inc-")
 
 
 def test_subscribers_get_the_chosen_templates_and_never_anything_internal(db, django_capture_on_commit_callbacks, quiet_tasks) -> None:
-    api = ServiceFactory.create(slug="api", name="Public API")
-    vault = ServiceFactory(slug="vault", name="Vault", visibility=Visibility.INTERNAL)
+    api = cast(Service, ServiceFactory(slug="api", name="Public API"))
+    vault = cast(Service, ServiceFactory(slug="vault", name="Vault", visibility=Visibility.INTERNAL))
     boss = UserFactory(username="boss")
     _choose("initial", "Subscribers: opened", "OPENED {title} hits {services} since {started_at}. {incident_url}")
     _choose("update", "Subscribers: update", "UPDATE ({status}) {update}")
@@ -106,7 +107,7 @@ def test_subscribers_get_the_chosen_templates_and_never_anything_internal(db, dj
 
 
 def test_without_a_chosen_template_the_built_in_wording_is_used(db, django_capture_on_commit_callbacks, quiet_tasks) -> None:
-    api = ServiceFactory.create(slug="api", name="Public API")
+    api = cast(Service, ServiceFactory(slug="api", name="Public API"))
     MessageTemplate.objects.create(kind="update", name="Commanders' update", body="Not for subscribers")  # not chosen
     with django_capture_on_commit_callbacks(execute=True):
         incident = declare(title="Slow", sev="SEV3", impacts={api: "degraded_performance"}, visibility=Visibility.PUBLIC)
@@ -121,8 +122,8 @@ def test_without_a_chosen_template_the_built_in_wording_is_used(db, django_captu
 def test_maintenance_is_announced_at_the_notice_period_then_started_and_completed_once_each(
     db, django_capture_on_commit_callbacks, quiet_tasks
 ) -> None:
-    api = ServiceFactory.create(slug="api", name="Public API")
-    rack = ServiceFactory.create(slug="rack", name="Rack 7", visibility=Visibility.INTERNAL)
+    api = cast(Service, ServiceFactory(slug="api", name="Public API"))
+    rack = cast(Service, ServiceFactory(slug="rack", name="Rack 7", visibility=Visibility.INTERNAL))
     boss = UserFactory(username="boss")
     reader = _reader("reader@example.com")
     _choose("maintenance_notice", "Subscribers: maintenance", "NOTICE {title} {window} on {services}")
@@ -168,7 +169,7 @@ def test_maintenance_is_announced_at_the_notice_period_then_started_and_complete
 
 @override_settings(MAINTENANCE_NOTICE_HOURS=72)
 def test_a_window_scheduled_inside_the_notice_period_is_announced_at_once(db, django_capture_on_commit_callbacks, quiet_tasks) -> None:
-    api = ServiceFactory.create(slug="api", name="Public API")
+    api = cast(Service, ServiceFactory(slug="api", name="Public API"))
     start = datetime(2026, 3, 20, 2, 0, tzinfo=UTC)
     with time_machine.travel(start - timedelta(hours=5), tick=False), django_capture_on_commit_callbacks(execute=True):
         maintenance_schedule(title="Quick fix", scheduled_start=start, scheduled_end=start + timedelta(hours=1), services=[api], by=None)

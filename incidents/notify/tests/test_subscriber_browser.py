@@ -4,7 +4,6 @@ email, receives a public update, and unsubscribes with the link in it."""
 from __future__ import annotations
 
 import os
-import re
 
 import pytest
 from django.db import connections
@@ -13,9 +12,9 @@ from django.test import override_settings
 from incidents.models import NotificationDelivery, StatusSubscriber, Visibility
 from incidents.notify import services, subscribers
 from incidents.notify.tests.receivers import smtp_server
+from incidents.notify.tests.test_subscribers import found
 from incidents.services import incident_post_update
 from portal.tests.factories import ServiceFactory, declare
-from portal.tests.support import present
 
 CHROMIUM = "/usr/bin/chromium"
 
@@ -45,8 +44,8 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: None)
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    api = ServiceFactory.create(slug="api", name="Public API")
-    ServiceFactory.create(slug="web", name="Website")
+    api = ServiceFactory(slug="api", name="Public API")
+    ServiceFactory(slug="web", name="Website")
     with smtp_server() as (port, box), override_settings(
         EMAIL_BACKEND="django.core.mail.backends.smtp.EmailBackend", EMAIL_HOST="127.0.0.1", EMAIL_PORT=port,
         EMAIL_USE_TLS=False, EMAIL_USE_SSL=False, PUBLIC_URL=live_asgi.url,
@@ -61,7 +60,7 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
         page.get_by_text("Check your inbox").wait_for()
 
         deliver_everything()
-        confirm = present(re.search(r"Confirm: (\S+)", box.messages[0][2].get_content())).group(1)
+        confirm = found(r"Confirm: (\S+)", box.messages[0][2].get_content())
         page.goto(confirm)
         page.click("button[type=submit]")
         page.get_by_text("Subscription confirmed").wait_for()
@@ -72,7 +71,7 @@ def test_subscribe_confirm_receive_an_update_and_unsubscribe_in_a_browser(live_a
         deliver_everything()
         update = box.messages[-1][2]
         assert update["Subject"] == "API errors: Investigating" and "a fix is rolling out" in update.get_content()
-        page.goto(present(re.search(r"Unsubscribe: (\S+)", update.get_content())).group(1))
+        page.goto(found(r"Unsubscribe: (\S+)", update.get_content()))
         page.click("button[type=submit]")
         page.get_by_text("Unsubscribed").wait_for()
         browser.close()

@@ -1,11 +1,11 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import Any, cast
 
 from django.test import Client, override_settings
 
-from incidents.models import NotificationDelivery, StatusSubscriber, Visibility
+from incidents.models import NotificationDelivery, Service, StatusSubscriber, Visibility
 from incidents.notify import services, subscribers
 from incidents.notify.tests.receivers import http_receiver, smtp_server
 from incidents.services import (
@@ -15,10 +15,15 @@ from incidents.services import (
     incident_post_update,
 )
 from portal.tests.factories import ServiceFactory, UserFactory, declare
-from portal.tests.support import present
 
 SMTP = {"EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend", "EMAIL_HOST": "127.0.0.1",
         "EMAIL_USE_TLS": False, "EMAIL_USE_SSL": False, "PUBLIC_URL": "http://status.test"}
+
+
+def found(pattern: str, text: str) -> str:
+    match = re.search(pattern, text)
+    assert match is not None, f"{pattern!r} not in {text!r}"
+    return match.group(1)
 
 
 def send_pending() -> None:
@@ -41,14 +46,14 @@ def test_email_double_opt_in_per_component_updates_and_one_click_unsubscribe(db,
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    api = ServiceFactory.create(slug="api", name="Public API")
-    web = ServiceFactory.create(slug="web", name="Website")
-    secret = ServiceFactory.create(slug="ledger", name="Ledger", visibility=Visibility.INTERNAL)
-    boss = UserFactory.create(username="boss")
+    api = cast(Service, ServiceFactory(slug="api", name="Public API"))
+    web = cast(Service, ServiceFactory(slug="web", name="Website"))
+    secret = cast(Service, ServiceFactory(slug="ledger", name="Ledger", visibility=Visibility.INTERNAL))
+    boss = UserFactory(username="boss")
     browser = Client(enforce_csrf_checks=True)
     with smtp_server() as (port, box), override_settings(EMAIL_PORT=port, **SMTP):
         page = browser.get("/status/subscribe/")
-        token = present(re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())).group(1)
+        token = found(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode())
         with django_capture_on_commit_callbacks(execute=True):
             answer = browser.post("/status/subscribe/", {"csrfmiddlewaretoken": token, "kind": "email", "address": "Reader@Example.com",
                                                          "components": [api.pk]})
@@ -56,9 +61,9 @@ def test_email_double_opt_in_per_component_updates_and_one_click_unsubscribe(db,
         assert answer.status_code == 200 and b"Check your inbox" in answer.content
         send_pending()
         assert [m[1] for m in box.messages] == [["reader@example.com"], ["web-only@example.com"]]
-        confirm = present(re.search(r"Confirm: http://status.test(\S+)", box.messages[0][2].get_content())).group(1)
+        confirm = found(r"Confirm: http://status.test(\S+)", box.messages[0][2].get_content())
         assert browser.get(confirm).status_code == 200 and not StatusSubscriber.objects.get(address="reader@example.com").is_active
-        token = present(re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(confirm).content.decode())).group(1)
+        token = found(r'name="csrfmiddlewaretoken" value="([^"]+)"', browser.get(confirm).content.decode())
         assert browser.post(confirm, {"csrfmiddlewaretoken": token}).status_code == 200
         subscribers.subscriber_confirm(token=other.token)
 
@@ -73,7 +78,7 @@ def test_email_double_opt_in_per_component_updates_and_one_click_unsubscribe(db,
             (["reader@example.com"], "API errors: Investigating"), (["reader@example.com"], "API errors: Investigating"),
         ]
         update = box.messages[1][2]
-        unsubscribe = present(re.search(r"Unsubscribe: http://status.test(\S+)", update.get_content())).group(1)
+        unsubscribe = found(r"Unsubscribe: http://status.test(\S+)", update.get_content())
         assert update["List-Unsubscribe"].strip() == f"<http://status.test{unsubscribe}>"  # folded: a long header
         assert update["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         text = update.get_content()
@@ -97,7 +102,7 @@ def test_a_webhook_subscriber_gets_public_changes_in_our_signed_shape(db, django
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
     monkeypatch.setattr(tasks.deliver, "apply_async", lambda args, countdown=None: None)
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    boss = UserFactory.create(username="boss")
+    boss = UserFactory(username="boss")
     with http_receiver() as rx, override_settings(PUBLIC_URL="http://status.test"):
         sub = subscribers.subscriber_create(kind="webhook", address=rx.url + "/status")
         with django_capture_on_commit_callbacks(execute=True):
@@ -126,8 +131,8 @@ def test_public_maintenance_is_announced_when_scheduled_started_and_completed(db
 
     monkeypatch.setattr(tasks.fan_out, "delay", lambda pk: subscribers.fan_out(pk))
     monkeypatch.setattr(tasks.deliver_batch, "delay", lambda ids: None)
-    api = ServiceFactory.create(slug="api", name="Public API")
-    boss = UserFactory.create(username="boss")
+    api = cast(Service, ServiceFactory(slug="api", name="Public API"))
+    boss = UserFactory(username="boss")
     reader = subscribers.subscriber_create(kind="email", address="reader@example.com")
     subscribers.subscriber_confirm(token=reader.token)
     start = timezone.now() + timedelta(days=3)

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import pytest
+from django.contrib.auth.models import User
 
 from incidents.models import EscalationPolicy, EscalationStep, LayerMember, Rotation, Schedule, ScheduleLayer
 from portal.models import OrgRole
@@ -14,9 +15,9 @@ from portal.tests.factories import UserFactory
 def crew(db: Any) -> dict[str, Any]:
     """Two people rotating weekly in a primary schedule, a lead, and a policy: the primary
     at once, the lead after 5 minutes, repeated once."""
-    ada = UserFactory.create(username="ada", first_name="Ada", last_name="Lovelace", email="ada@example.com", role=OrgRole.RESPONDER)
-    bob = UserFactory.create(username="bob", first_name="Bob", last_name="Stone", email="bob@example.com", role=OrgRole.RESPONDER)
-    lead = UserFactory.create(username="lead", first_name="Lee", last_name="Lead", email="lead@example.com", role=OrgRole.MANAGER)
+    ada = cast(User, UserFactory(username="ada", first_name="Ada", last_name="Lovelace", email="ada@example.com", role=OrgRole.RESPONDER))
+    bob = cast(User, UserFactory(username="bob", first_name="Bob", last_name="Stone", email="bob@example.com", role=OrgRole.RESPONDER))
+    lead = cast(User, UserFactory(username="lead", first_name="Lee", last_name="Lead", email="lead@example.com", role=OrgRole.MANAGER))
     schedule = Schedule.objects.create(slug="primary", name="Primary", time_zone="Europe/Berlin")
     layer = ScheduleLayer.objects.create(schedule=schedule, name="Weekly", rotation=Rotation.WEEKLY,
                                          rotation_start=datetime(2026, 1, 5, 8, 0, tzinfo=UTC))

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import pytest
 import time_machine
@@ -14,11 +14,13 @@ from incidents.models import (
     EscalationStep,
     NotificationDelivery,
     Page,
+    Service,
     SeverityPaging,
     TimelineEvent,
 )
 from incidents.oncall import paging
 from incidents.services import incident_acknowledge, incident_add_note, incident_change_status
+from portal.models import Team
 from portal.tests.factories import ServiceFactory, TeamFactory, declare
 
 T0 = datetime(2026, 3, 4, 10, 0, tzinfo=UTC)  # a Wednesday: Ada's week (rotation started 5 January, 2 people)
@@ -108,8 +110,8 @@ def test_a_non_paging_severity_or_an_acknowledged_incident_pages_no_one(crew, cl
 
 
 def test_the_severity_policy_wins_over_the_service_and_team_policies(crew, clock) -> None:
-    team = TeamFactory.create(slug="payments")
-    service = ServiceFactory.create(slug="checkout", team=team)
+    team = cast(Team, TeamFactory(slug="payments"))
+    service = cast(Service, ServiceFactory(slug="checkout", team=team))
     team_policy = EscalationPolicy.objects.create(slug="team", name="Team")
     team_policy.teams.add(team)
     incident = declare(title="x", sev="SEV2", impacts={service: "major_outage"})
@@ -123,7 +125,7 @@ def test_the_severity_policy_wins_over_the_service_and_team_policies(crew, clock
 
 
 def test_the_sweeper_starts_paging_that_the_subscriber_missed_and_a_team_step_pages_its_members(crew, clock) -> None:
-    team = TeamFactory.create(slug="dba")
+    team = cast(Team, TeamFactory(slug="dba"))
     team.members.add(crew["bob"], crew["lead"])
     step = EscalationStep.objects.get(policy=crew["policy"], position=0)
     step.teams.add(team)
@@ -167,3 +169,16 @@ def test_an_incident_opened_by_an_alert_pages_too(crew, clock, django_capture_on
     escalation = Escalation.objects.get(incident=incident)
     assert paging.escalation_run_step(escalation_id=escalation.pk, step=0) is True
     assert list(Page.objects.values_list("user__username", flat=True)) == ["ada"]
+
+
+def test_due_steps_are_paged_in_one_batch_and_once(crew, clock, django_capture_on_commit_callbacks) -> None:
+    with django_capture_on_commit_callbacks(execute=True):
+        incidents = [declare(title=f"Storm {i}", sev="SEV1") for i in range(3)]
+    assert paging.escalations_run_due() == 3  # every step 0 in one transaction
+    assert paging.escalations_run_due() == 0
+    clock.shift(timedelta(minutes=5))
+    assert paging.escalations_run_due(limit=2) == 2  # the batch size bounds a transaction
+    assert paging.escalation_run_step(escalation_id=Escalation.objects.get(incident=incidents[0]).pk, step=1) is False  # its timer, late
+    assert paging.escalations_run_due() == 1
+    assert sorted(Page.objects.values_list("escalation__incident__title", "step", "user__username")) == [
+        (f"Storm {i}", step, who) for i in range(3) for step, who in ((0, "ada"), (1, "lead"))]
