@@ -27,6 +27,7 @@ from health.serializers import (
 from portal.errors import ValidationFailed
 from portal.models import OrgRole
 from portal.pagination import NewestFirstCursorPagination
+from portal.text import clean_text
 
 LIST_FILTERS = [
     OpenApiParameter("q", str, description="Search in probe and service names."),
@@ -58,7 +59,7 @@ class ProbeViewSet(viewsets.ModelViewSet):
     filter_backends: list[Any] = []
 
     def get_queryset(self) -> QuerySet[Probe]:
-        params = self.request.query_params
+        params = {name: clean_text(value, max_length=200) for name, value in self.request.query_params.items()}
         enabled = params.get("enabled")
         return selectors.probe_list_qs(
             q=params.get("q", "")[:100], kind=params.get("kind", ""), status=params.get("status", ""),
@@ -104,7 +105,7 @@ class ProbeViewSet(viewsets.ModelViewSet):
     @action(detail=True, methods=["get"], pagination_class=ResultPagination)
     def results(self, request: Request, pk: str) -> Response:
         probe = self.get_object()
-        page = self.paginate_queryset(selectors.results_qs(probe.pk, location=request.query_params.get("location", "")))
+        page = self.paginate_queryset(selectors.results_qs(probe.pk, location=clean_text(request.query_params.get("location", ""), max_length=200)))
         return self.get_paginated_response(ProbeResultSerializer(page, many=True).data)
 
     @extend_schema(summary="A probe's rollups", responses=ProbeRollupSerializer(many=True),
@@ -116,6 +117,6 @@ class ProbeViewSet(viewsets.ModelViewSet):
         period = request.query_params.get("period", RollupPeriod.HOUR)
         if period not in RollupPeriod.values:
             raise ValidationFailed("Unknown period.", fields={"period": [f"One of {', '.join(RollupPeriod.values)}."]})
-        rows = selectors.rollups_qs(probe.pk, period=period, location=request.query_params.get("location", ""))
+        rows = selectors.rollups_qs(probe.pk, period=period, location=clean_text(request.query_params.get("location", ""), max_length=200))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(ProbeRollupSerializer(page, many=True).data)
